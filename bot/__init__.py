@@ -1,0 +1,1 @@
+"""Code Interpreter for Slack: Microsoft Foundry's Code Interpreter in team chat."""

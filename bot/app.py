@@ -1,0 +1,92 @@
+"""The composition root: open every resource once, wire the services, build the bolt app.
+
+Nothing here lives at module level. ``open_services`` owns the database, the Foundry client
+and the background tasks, and closes them in reverse order; ``create_app`` builds an
+``AsyncApp`` from explicit arguments only (bolt would otherwise read ``os.environ`` itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from azure.core.credentials_async import AsyncTokenCredential
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.agent import AgentRef, ensure_agent
+from bot.config import Settings
+from bot.foundry.client import FoundryClient
+from bot.foundry.connect import open_foundry
+from bot.foundry.retry import RetryPolicy
+from bot.relay import Relay
+from bot.slack.client import build_web_client
+from bot.slack.status import StatusBoard
+from bot.turns.runner import TurnDeps, TurnRunner
+from bot.turns.scheduler import TurnScheduler
+from bot.turns.slots import SessionSlots
+from storage import open_store
+from storage.protocol import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the listeners call, opened once per process."""
+
+    settings: Settings
+    store: Store
+    foundry: FoundryClient
+    slack: AsyncWebClient
+    agent: AgentRef
+    relay: Relay
+    runner: TurnRunner
+    scheduler: TurnScheduler
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    credential: AsyncTokenCredential | None = None,
+    foundry_policy: RetryPolicy | None = None,
+) -> AsyncIterator[Services]:
+    """Open the store and the Foundry client, make sure the agent exists, and resume unfinished turns."""
+    async with (
+        open_store(settings.database_url) as store,
+        open_foundry(settings, credential=credential, policy=foundry_policy) as foundry,
+    ):
+        agent = await ensure_agent(foundry, settings)
+        slack = build_web_client(settings)
+        statuses = StatusBoard(slack, store.set_turn_status_message)
+        deps = TurnDeps(settings=settings, store=store, foundry=foundry, slack=slack, agent=agent, statuses=statuses)
+        runner = TurnRunner(deps)
+        slots = SessionSlots(settings.max_concurrent_sessions)
+        scheduler = TurnScheduler(store, runner.run, slots)
+        relay = Relay(deps, scheduler)
+        scheduler.on_wait = relay.waiting_for_sandbox
+        services = Services(settings, store, foundry, slack, agent, relay, runner, scheduler)
+        resumed = await scheduler.resume(runner.resume)
+        if resumed:
+            logger.info("resuming %d turn(s) interrupted by the last stop", resumed)
+        try:
+            yield services
+        finally:
+            await scheduler.aclose()
+
+
+def create_app(settings: Settings, services: Services) -> AsyncApp:
+    """The bolt app with every listener registered, signature checks on in HTTP mode."""
+    app = AsyncApp(
+        client=services.slack,  # carries the token; bolt ignores a separate one
+        signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
+        request_verification_enabled=not settings.socket_mode,
+        process_before_response=False,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    handlers.register(app, services.relay, services.runner)
+    return app

@@ -1,0 +1,96 @@
+"""Command line: ``python -m bot <command>``.
+
+Settings are read once here and handed down; a missing or malformed one ends the command with
+one line per problem and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.app import create_app, open_services
+from bot.config import Settings, load_settings
+from bot.emulators.foundry import EmulatorConfig, FoundryEmulator
+from bot.errors import BotError, ConfigError
+from bot.server import serve
+
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Code Interpreter for Slack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
+    emulate = commands.add_parser("emulate", help="run a loopback emulator on its own")
+    emulate.add_argument("service", choices=["foundry"], help="which service to emulate")
+    emulate.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    emulate.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit status."""
+    args = build_parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        if args.command == "emulate":
+            return asyncio.run(_emulate_foundry(args.host, args.port))
+        if args.command == "run":
+            return _with_settings(lambda settings: asyncio.run(run_bot(settings)))
+    return 0
+
+
+def _with_settings(command: Callable[[Settings], int]) -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    return command(settings)
+
+
+def configure_logging(level: str) -> None:
+    """Plain logs on stderr; client libraries that could print request headers stay at INFO or above."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("slack_sdk", "slack_bolt", "azure", "httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+async def run_bot(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM, then finish cleanly."""
+    configure_logging(settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with open_services(settings) as services:
+            bolt = create_app(settings, services)
+            async with serve(settings, bolt) as url:
+                mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
+                print(f"Code Interpreter for Slack is running ({mode}); health check: {url}/healthz", flush=True)
+                await stop.wait()
+    except BotError as exc:
+        print(f"error: {exc.user_message}\n  detail: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _emulate_foundry(host: str, port: int) -> int:
+    async with FoundryEmulator(EmulatorConfig(), host=host, port=port) as emulator:
+        print("Foundry emulator running. Point a bot at it with:", flush=True)
+        print(f"AZURE_AI_PROJECT_ENDPOINT={emulator.endpoint}")
+        print("AZURE_AI_MODEL_DEPLOYMENT_NAME=emulated-model")
+        print(f"IDENTITY_ENDPOINT={emulator.identity_endpoint}")
+        print(f"IDENTITY_HEADER={emulator.identity_header}", flush=True)
+        print("Press Ctrl+C to stop.", file=sys.stderr, flush=True)
+        await asyncio.Event().wait()
+    return 0

@@ -1,0 +1,1 @@
+"""The Microsoft Foundry client: one HTTP client behind a small Protocol."""

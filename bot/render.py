@@ -1,0 +1,91 @@
+"""Answer text for Slack: no raw sandbox links, and split to fit Slack's message limits.
+
+Answers go out as ``markdown_text`` (Slack renders standard Markdown itself, up to 12,000
+characters per message). Links to ``sandbox:/mnt/data/...`` mean nothing outside the sandbox,
+so they become the file's name; the files themselves are posted below the answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Slack's ``markdown_text`` limit per message, with room for a fence we may have to add.
+MAX_MESSAGE_CHARS = 11_900
+
+_SANDBOX_LINK = re.compile(r"!?\[([^\]]*)\]\(\s*sandbox:(/mnt/data/[^)\s]*)\s*\)")
+_BARE_SANDBOX = re.compile(r"sandbox:(/mnt/data/[^\s)\]>'\"`]*[^\s)\]>'\"`.,;:!?])")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def sandbox_names(text: str) -> list[str]:
+    """File names the text links to in the sandbox, in order of first mention."""
+    names: list[str] = []
+    for match in _BARE_SANDBOX.finditer(text):
+        name = _basename(match[1])
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def strip_sandbox_links(text: str) -> str:
+    """Replace every sandbox link by the file's name in bold, so nothing raw reaches Slack."""
+
+    def linked(match: re.Match[str]) -> str:
+        name = _basename(match[2])
+        label = match[1].strip()
+        return f"*{name}*" if not label or label == name else f"{label} (*{name}*)"
+
+    text = _SANDBOX_LINK.sub(linked, text)
+    return _BARE_SANDBOX.sub(lambda m: f"*{_basename(m[1])}*", text)
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Split at paragraph, then line, then hard boundaries; a code block cut in two is re-fenced."""
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    parts: list[str] = []
+    current = ""
+    for line in _pieces(text, limit):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return _refence(parts)
+
+
+def for_slack(text: str) -> list[str]:
+    """The answer as one or more Slack messages."""
+    return split_message(strip_sandbox_links(text))
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Lines of the text, with any line longer than the limit cut into limit-sized pieces."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        while len(line) > limit:
+            out.append(line[:limit])
+            line = line[limit:]
+        out.append(line)
+    return out
+
+
+def _refence(parts: list[str]) -> list[str]:
+    """Close a code block at the end of a part and reopen it at the start of the next."""
+    fixed: list[str] = []
+    opener: str | None = None
+    for part in parts:
+        body = f"{opener}\n{part}" if opener else part
+        for line in part.split("\n"):
+            if match := _FENCE.match(line):
+                opener = None if opener else line.strip() or match[1]
+        fixed.append(f"{body}\n```" if opener else body)
+    return fixed
+
+
+def _basename(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]

@@ -1,0 +1,76 @@
+"""Transports: Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``HOST:PORT``.
+
+Both serve ``GET /healthz`` on ``HOST:PORT``. HTTP mode also serves ``POST /slack/events`` for
+events, slash commands and buttons; bolt checks each request's signature and timestamp.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+def build_web_app(bolt: AsyncApp, *, mode: str) -> web.Application:
+    """The aiohttp application: the events endpoint (HTTP mode) and the health check."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        headers: dict[str, str | Sequence[str]] = {
+            name.lower(): request.headers.getall(name) for name in request.headers
+        }
+        bolt_request = AsyncBoltRequest(body=await request.text(), query=request.query_string, headers=headers)
+        response = await bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "mode": mode})
+
+    web_app = web.Application()
+    web_app.router.add_get("/healthz", healthz)
+    if mode == "http":
+        web_app.router.add_post(EVENTS_PATH, events)
+    return web_app
+
+
+@asynccontextmanager
+async def serve(settings: Settings, bolt: AsyncApp) -> AsyncIterator[str]:
+    """Start the transport for the settings; yields the HTTP base URL actually bound."""
+    mode = "socket" if settings.socket_mode else "http"
+    runner = web.AppRunner(build_web_app(bolt, mode=mode), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    url = _bound_url(runner, settings)
+    socket_handler: AsyncSocketModeHandler | None = None
+    try:
+        if settings.slack_app_token is not None:
+            socket_handler = AsyncSocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            logger.info("connected to Slack over Socket Mode; health check on %s/healthz", url)
+        else:
+            logger.info("listening for Slack on %s%s", url, EVENTS_PATH)
+        yield url
+    finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()  # type: ignore[no-untyped-call]
+        await runner.cleanup()
+
+
+def _bound_url(runner: web.AppRunner, settings: Settings) -> str:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host  # noqa: S104
+            return f"http://{host}:{address[1]}"
+    return f"http://{settings.host}:{settings.port}"

@@ -1,0 +1,31 @@
+"""The Slack Web API client, built from the settings with the retries Slack needs.
+
+slack_sdk retries only connection errors by default; a 429 would become an error. We add its
+rate-limit handler (which waits ``Retry-After``) and the server-error handler. The token goes
+only to ``SLACK_API_URL``'s host, which is Slack's own (or the emulator's).
+"""
+
+from __future__ import annotations
+
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+
+
+def build_web_client(settings: Settings) -> AsyncWebClient:
+    """An ``AsyncWebClient`` for the bot token, pointed at ``SLACK_API_URL``."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=30,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=4),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )

@@ -1,0 +1,89 @@
+"""A Slack message event, parsed into what the relay needs to decide and act on it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Subtypes that are a person saying something; everything else (edits, joins, …) is ignored.
+HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+
+class ThreadKey(BaseModel):
+    """A Slack thread: ``(team_id, channel_id, root_ts)``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str
+    channel_id: str
+    root_ts: str
+
+    def tag(self) -> str:
+        """The thread as one string, for metadata and logs."""
+        return f"{self.team_id}:{self.channel_id}:{self.root_ts}"
+
+
+class IncomingMessage(BaseModel):
+    """One message a person posted, from an ``app_mention`` or ``message`` event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str
+    channel_id: str
+    channel_type: str
+    user_id: str
+    ts: str
+    thread_ts: str | None = None
+    text: str = ""
+    mentions_bot: bool = False
+    files: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def thread(self) -> ThreadKey:
+        """The thread this message belongs to; a top-level message starts its own."""
+        return ThreadKey(team_id=self.team_id, channel_id=self.channel_id, root_ts=self.thread_ts or self.ts)
+
+    @property
+    def is_dm(self) -> bool:
+        """A direct message with the bot."""
+        return self.channel_type == "im"
+
+    @property
+    def question(self) -> str:
+        """The text with the bot's mention removed."""
+        return self.text.strip()
+
+
+def parse_message(event: dict[str, Any], *, team_id: str | None, bot_user_id: str | None) -> IncomingMessage | None:
+    """The message a person posted, or None for anything the bot must not treat as one."""
+    if event.get("subtype") not in HUMAN_SUBTYPES or event.get("bot_id") or event.get("hidden"):
+        return None
+    user = event.get("user")
+    channel = event.get("channel")
+    ts = event.get("ts")
+    team = event.get("team") or team_id
+    if not (user and channel and ts and team) or user == bot_user_id:
+        return None
+    text = str(event.get("text") or "")
+    mention = f"<@{bot_user_id}>" if bot_user_id else None
+    mentions_bot = event.get("type") == "app_mention" or bool(mention and mention in text)
+    if mention:
+        text = re.sub(rf"<@{re.escape(bot_user_id or '')}(\|[^>]*)?>", "", text)
+    return IncomingMessage(
+        team_id=team,
+        channel_id=channel,
+        channel_type=str(event.get("channel_type") or _type_from_id(channel)),
+        user_id=user,
+        ts=ts,
+        thread_ts=event.get("thread_ts"),
+        text=" ".join(text.split()) if "\n" not in text else text.strip(),
+        mentions_bot=mentions_bot,
+        files=list(event.get("files") or []),
+    )
+
+
+def _type_from_id(channel: str) -> str:
+    """``app_mention`` events carry no ``channel_type``; the id's first letter tells."""
+    return {"D": "im", "G": "group"}.get(channel[:1], "channel")

@@ -1,0 +1,31 @@
+"""Thin Slack listeners: parse an event into a typed model, call a service, format the reply.
+
+:func:`register` wires every listener onto an app. Every event the manifest subscribes to has
+a listener (a catch-all acknowledges the rest), because in Socket Mode an event no listener
+matched is never acknowledged and Slack would deliver it again.
+"""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.relay import Relay
+from bot.slack.status import STOP_ACTION
+from bot.turns.runner import TurnRunner
+from handlers.actions import stop_listener
+from handlers.messages import message_listener
+
+
+def register(app: AsyncApp, relay: Relay, runner: TurnRunner) -> None:
+    """Attach every listener to ``app``."""
+    on_message = message_listener(relay)
+    app.event("app_mention")(on_message)
+    app.event("message")(on_message)
+    app.action(STOP_ACTION)(stop_listener(runner))
+    app.event(re.compile(".*"))(_acknowledge)
+
+
+async def _acknowledge() -> None:
+    """Events we subscribe to but do not act on yet are acknowledged and dropped."""

@@ -1,0 +1,21 @@
+"""``app_mention`` and ``message`` events: parse, hand to the relay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.relay import Relay
+from bot.slack.inbound import parse_message
+
+
+def message_listener(relay: Relay) -> Any:
+    """The listener for both event types; both go through the same exactly-once path."""
+
+    async def on_message(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
+        message = parse_message(event, team_id=body.get("team_id"), bot_user_id=context.bot_user_id)
+        if message is not None:
+            await relay.accept(message)
+
+    return on_message

@@ -1,0 +1,82 @@
+"""All SQL lives here: typed records in and out, migrations applied at start-up.
+
+Callers open the store with :func:`open_store` and depend on the ``Store`` Protocol (or one of
+its narrower parts), never on SQLite.
+"""
+
+from storage.clock import Clock, utc_now
+from storage.protocol import (
+    CleanupStore,
+    EventStore,
+    FileStore,
+    OutputStore,
+    SessionStore,
+    Store,
+    TurnStore,
+    UsageStore,
+)
+from storage.records import (
+    FINAL_TURN_STATES,
+    IN_FLIGHT_TURN_STATES,
+    LIVE_SESSION_STATES,
+    ArchiveReason,
+    CleanupItem,
+    CleanupJob,
+    CleanupState,
+    CodeBlock,
+    FileStatus,
+    NewFile,
+    NewOutput,
+    Output,
+    OutputStatus,
+    QueuePosition,
+    ResourceKind,
+    Session,
+    SessionState,
+    StoredFile,
+    Turn,
+    TurnState,
+    UsageEntry,
+    UsageGroup,
+    UsageRank,
+    UsageTotals,
+)
+from storage.store import open_store
+
+__all__ = [
+    "FINAL_TURN_STATES",
+    "IN_FLIGHT_TURN_STATES",
+    "LIVE_SESSION_STATES",
+    "ArchiveReason",
+    "CleanupItem",
+    "CleanupJob",
+    "CleanupState",
+    "CleanupStore",
+    "Clock",
+    "CodeBlock",
+    "EventStore",
+    "FileStatus",
+    "FileStore",
+    "NewFile",
+    "NewOutput",
+    "Output",
+    "OutputStatus",
+    "OutputStore",
+    "QueuePosition",
+    "ResourceKind",
+    "Session",
+    "SessionState",
+    "SessionStore",
+    "Store",
+    "StoredFile",
+    "Turn",
+    "TurnState",
+    "TurnStore",
+    "UsageEntry",
+    "UsageGroup",
+    "UsageRank",
+    "UsageStore",
+    "UsageTotals",
+    "open_store",
+    "utc_now",
+]

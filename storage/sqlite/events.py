@@ -1,0 +1,27 @@
+"""Processed Slack deliveries, so a retried or doubled event becomes exactly one turn."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.sqlite.codec import timestamp
+from storage.sqlite.database import Queries, execute
+
+
+class SqliteEvents(Queries):
+    """``EventStore`` on SQLite."""
+
+    async def claim_event(self, key: str) -> bool:
+        async with self._db.write("claim event") as conn:
+            inserted = await execute(
+                conn,
+                "INSERT INTO processed_events (key, received_at) VALUES (:key, :now) ON CONFLICT (key) DO NOTHING",
+                {"key": key, "now": timestamp(self._db.now())},
+            )
+        return inserted == 1
+
+    async def prune_events(self, older_than: datetime) -> int:
+        async with self._db.write("prune events") as conn:
+            return await execute(
+                conn, "DELETE FROM processed_events WHERE received_at < :cutoff", {"cutoff": timestamp(older_than)}
+            )

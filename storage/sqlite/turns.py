@@ -1,0 +1,159 @@
+"""Turns: each request in a thread, with its state written before every step that talks outside.
+
+Every transition is one conditional ``UPDATE … WHERE state IN (…)``: the first caller wins and
+a late one (a Stop pressed as the turn finished) gets ``None`` instead of clobbering the state.
+"""
+
+from __future__ import annotations
+
+from bot.errors import StorageError
+from storage.records import Turn
+from storage.sqlite.codec import load, timestamp
+from storage.sqlite.database import Params, Queries, execute, fetch_one, fetch_value
+
+_ENQUEUE = """
+INSERT INTO turns (session_id, seq, team_id, channel_id, user_id, message_ts, text, state, created_at)
+SELECT id, COALESCE((SELECT MAX(seq) FROM turns WHERE session_id = :session_id), 0) + 1,
+       team_id, channel_id, :user_id, :message_ts, :text, 'queued', :now
+FROM sessions WHERE id = :session_id
+ON CONFLICT (session_id, message_ts) DO NOTHING
+RETURNING *
+"""
+
+_IN_FLIGHT_IN_SESSION = "SELECT COUNT(*) FROM turns WHERE session_id = :session_id AND state IN ('running', 'posting')"
+_RUNNING = "SELECT COUNT(*) FROM turns WHERE state IN ('running', 'posting')"
+
+_CLAIM = """
+UPDATE turns SET state = 'running', started_at = :now
+WHERE id = (SELECT id FROM turns WHERE session_id = :session_id AND state = 'queued' ORDER BY seq LIMIT 1)
+RETURNING *
+"""
+
+# Without an explicit duration, a turn lasted from started_at to now (julianday keeps milliseconds).
+_FINISH = """
+UPDATE turns SET state = 'done', finished_at = :now,
+    input_tokens = COALESCE(:input_tokens, input_tokens),
+    output_tokens = COALESCE(:output_tokens, output_tokens),
+    duration_ms = COALESCE(
+        :duration_ms, CAST(round((julianday(:now) - julianday(started_at)) * 86400000.0) AS INTEGER)
+    )
+WHERE id = :id AND state IN ('running', 'posting')
+RETURNING *
+"""
+
+_FAIL = """
+UPDATE turns SET state = 'failed', finished_at = :now, error_code = :error_code,
+    duration_ms = COALESCE(
+        :duration_ms, CAST(round((julianday(:now) - julianday(started_at)) * 86400000.0) AS INTEGER)
+    )
+WHERE id = :id AND state IN ('queued', 'running', 'posting')
+RETURNING *
+"""
+
+_STOP = """
+UPDATE turns SET state = 'stopped', finished_at = :now,
+    duration_ms = COALESCE(
+        :duration_ms, CAST(round((julianday(:now) - julianday(started_at)) * 86400000.0) AS INTEGER)
+    )
+WHERE id = :id AND state IN ('queued', 'running', 'posting')
+RETURNING *
+"""
+
+
+class SqliteTurns(Queries):
+    """The turn life cycle of ``TurnStore`` on SQLite (queue queries live in ``queue``)."""
+
+    async def enqueue_turn(self, session_id: int, *, user_id: str, message_ts: str, text: str) -> tuple[Turn, bool]:
+        now = timestamp(self._db.now())
+        params = {"session_id": session_id, "user_id": user_id, "message_ts": message_ts, "text": text, "now": now}
+        async with self._db.write("enqueue turn") as conn:
+            created = await fetch_one(conn, _ENQUEUE, params)
+            if created is not None:
+                await execute(
+                    conn, "UPDATE sessions SET last_activity_at = :now WHERE id = :id", {"id": session_id, "now": now}
+                )
+                return load(Turn, created), True
+            existing = await fetch_one(
+                conn, "SELECT * FROM turns WHERE session_id = :session_id AND message_ts = :message_ts", params
+            )
+            if existing is None:
+                raise StorageError(f"cannot queue a turn: session {session_id} does not exist")
+            return load(Turn, existing), False
+
+    async def get_turn(self, turn_id: int) -> Turn | None:
+        return await self._one(Turn, "get turn", "SELECT * FROM turns WHERE id = :id", {"id": turn_id}, write=False)
+
+    async def list_turns(self, session_id: int) -> list[Turn]:
+        sql = "SELECT * FROM turns WHERE session_id = :session_id ORDER BY seq"
+        return await self._all(Turn, "list turns", sql, {"session_id": session_id})
+
+    async def claim_next_turn(self, session_id: int, *, max_running: int | None = None) -> Turn | None:
+        async with self._db.write("claim next turn") as conn:
+            if await fetch_value(conn, _IN_FLIGHT_IN_SESSION, {"session_id": session_id}):
+                return None
+            if max_running is not None and _as_int(await fetch_value(conn, _RUNNING)) >= max_running:
+                return None
+            row = await fetch_one(conn, _CLAIM, {"session_id": session_id, "now": timestamp(self._db.now())})
+            return None if row is None else load(Turn, row)
+
+    async def set_turn_response(self, turn_id: int, response_id: str) -> Turn | None:
+        sql = "UPDATE turns SET response_id = :response_id WHERE id = :id RETURNING *"
+        return await self._update_turn("set turn response", sql, {"id": turn_id, "response_id": response_id})
+
+    async def set_turn_container(self, turn_id: int, container_id: str, *, new_sandbox: bool) -> Turn | None:
+        params = {"id": turn_id, "container_id": container_id, "new_sandbox": new_sandbox}
+        async with self._db.write("set turn container") as conn:
+            row = await fetch_one(
+                conn,
+                "UPDATE turns SET container_id = :container_id, new_sandbox = :new_sandbox WHERE id = :id RETURNING *",
+                params,
+            )
+            if row is None:
+                return None
+            await execute(
+                conn,
+                "UPDATE sessions SET last_container_id = :container_id WHERE id = :session_id",
+                {"container_id": container_id, "session_id": row["session_id"]},
+            )
+            return load(Turn, row)
+
+    async def set_turn_status_message(self, turn_id: int, message_ts: str) -> Turn | None:
+        sql = "UPDATE turns SET status_message_ts = :message_ts WHERE id = :id RETURNING *"
+        return await self._update_turn("set turn status message", sql, {"id": turn_id, "message_ts": message_ts})
+
+    async def start_posting(self, turn_id: int) -> Turn | None:
+        sql = "UPDATE turns SET state = 'posting' WHERE id = :id AND state = 'running' RETURNING *"
+        return await self._update_turn("start posting", sql, {"id": turn_id})
+
+    async def finish_turn(
+        self,
+        turn_id: int,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        duration_ms: int | None = None,
+    ) -> Turn | None:
+        params = {
+            "id": turn_id,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "duration_ms": duration_ms,
+            "now": timestamp(self._db.now()),
+        }
+        return await self._update_turn("finish turn", _FINISH, params)
+
+    async def fail_turn(self, turn_id: int, error_code: str, *, duration_ms: int | None = None) -> Turn | None:
+        now = timestamp(self._db.now())
+        params = {"id": turn_id, "error_code": error_code, "duration_ms": duration_ms, "now": now}
+        return await self._update_turn("fail turn", _FAIL, params)
+
+    async def stop_turn(self, turn_id: int) -> Turn | None:
+        params = {"id": turn_id, "duration_ms": None, "now": timestamp(self._db.now())}
+        return await self._update_turn("stop turn", _STOP, params)
+
+    async def _update_turn(self, what: str, sql: str, params: Params) -> Turn | None:
+        return await self._one(Turn, what, sql, params, write=True)
+
+
+def _as_int(value: object) -> int:
+    return value if isinstance(value, int) else 0

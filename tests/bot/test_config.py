@@ -1,0 +1,147 @@
+"""Settings: read once, and every problem named by its variable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
+
+REQUIRED = {
+    "SLACK_BOT_TOKEN": "xoxb-1-test",
+    "SLACK_SIGNING_SECRET": "signing-secret",
+    "AZURE_AI_PROJECT_ENDPOINT": "https://acct.services.ai.azure.com/api/projects/proj",
+    "AZURE_AI_MODEL_DEPLOYMENT_NAME": "gpt-5-mini",
+}
+
+
+def _set(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def _problems(**overrides: object) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**overrides)
+    return caught.value.problems
+
+
+def test_settings_load_from_environment_with_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The four required variables are enough; everything else has a sensible default."""
+    _set(monkeypatch, REQUIRED)
+    settings = load_settings()
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-1-test"
+    assert settings.socket_mode is False
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.agent_name == "slack-code-interpreter"
+    assert settings.database_url == "sqlite:///data/bot.db"
+    assert (settings.host, settings.port) == ("0.0.0.0", 3000)
+    assert settings.thread_idle_ttl == timedelta(days=7)
+    assert settings.deployment == "slack-code-interpreter"
+    assert settings.max_file_bytes == 100 * 1024 * 1024
+
+
+@pytest.mark.parametrize("variable", sorted(REQUIRED))
+def test_each_missing_required_variable_is_named(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    """Leaving out one required variable gives exactly one line that names it and what it expects."""
+    _set(monkeypatch, {k: v for k, v in REQUIRED.items() if k != variable})
+    problems = _problems()
+    assert len(problems) == 1
+    assert problems[0].startswith(variable)
+    assert "expected" in problems[0] or "required" in problems[0]
+
+
+def test_signing_secret_is_optional_in_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an app-level token the bot runs in Socket Mode and needs no signing secret."""
+    _set(monkeypatch, {k: v for k, v in REQUIRED.items() if k != "SLACK_SIGNING_SECRET"})
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
+    assert load_settings().socket_mode is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxp-user-token", "xoxb-"),
+        ("SLACK_APP_TOKEN", "xoxb-not-an-app-token", "xapp-"),
+        ("PORT", "eighty", "TCP port"),
+        ("MAX_FILE_MB", "1024", "512"),
+        ("THREAD_REPLIES", "sometimes", "mentions"),
+        ("FILE_DROP_MODE", "always", "offer"),
+        ("AZURE_AI_PROJECT_ENDPOINT", "http://example.com/api/projects/p", "https://"),
+        ("AZURE_AI_PROJECT_ENDPOINT", "https://acct.services.ai.azure.com/", "/api/projects/"),
+        ("SLACK_API_URL", "ftp://slack.com/api/", "https://"),
+        ("AGENT_NAME", "-bad-name-", "agent name"),
+        ("THREAD_IDLE_TTL", "soon", "duration"),
+        ("DATABASE_URL", "mysql://db/bot", "sqlite:///"),
+    ],
+)
+def test_malformed_value_names_variable_and_expectation(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, fragment: str
+) -> None:
+    """A malformed value gives one line naming the variable, why it is wrong and what is expected."""
+    _set(monkeypatch, REQUIRED)
+    monkeypatch.setenv(variable, value)
+    problems = _problems()
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{variable} is malformed")
+    assert fragment in problems[0]
+
+
+def test_malformed_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message about a malformed token does not repeat the token."""
+    _set(monkeypatch, REQUIRED)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-very-secret-value")
+    assert "very-secret" not in _problems()[0]
+
+
+def test_settings_repr_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Printing or logging the settings never shows a token or the signing secret."""
+    _set(monkeypatch, REQUIRED)
+    text = repr(load_settings()) + str(load_settings().model_dump())
+    assert "xoxb-1-test" not in text
+    assert "signing-secret" not in text
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    """Values in .env in the working directory are used when the environment lacks them."""
+    (tmp_path / ".env").write_text("\n".join(f"{k}={v}" for k, v in REQUIRED.items()) + "\nPORT=8080\n")
+    assert load_settings().port == 8080
+
+
+def test_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A variable set in the environment overrides the same name in .env."""
+    (tmp_path / ".env").write_text("\n".join(f"{k}={v}" for k, v in REQUIRED.items()) + "\nPORT=8080\n")
+    monkeypatch.setenv("PORT", "9090")
+    assert load_settings().port == 9090
+
+
+@pytest.mark.parametrize(("text", "expected"), [("7d", 7 * 86400), ("12h", 43200), ("90m", 5400), ("45", 45)])
+def test_durations_accept_units(monkeypatch: pytest.MonkeyPatch, text: str, expected: int) -> None:
+    """THREAD_IDLE_TTL takes seconds or a number with s, m, h, d or w."""
+    _set(monkeypatch, REQUIRED)
+    monkeypatch.setenv("THREAD_IDLE_TTL", text)
+    assert load_settings().thread_idle_ttl.total_seconds() == expected
+
+
+def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Allowlists are comma-separated ids; blanks and spaces are ignored."""
+    _set(monkeypatch, REQUIRED)
+    monkeypatch.setenv("ALLOWED_CHANNELS", "C1, C2,,C3 ")
+    assert load_settings().allowed_channels == ["C1", "C2", "C3"]
+
+
+def test_loopback_http_endpoints_are_allowed() -> None:
+    """Plain http is accepted only for this machine, where the emulators run."""
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token="xoxb-1",
+        slack_signing_secret="s",
+        slack_api_url="http://127.0.0.1:9000/api",
+        azure_ai_project_endpoint="http://localhost:9001/api/projects/demo/",
+        azure_ai_model_deployment_name="m",
+    )
+    assert settings.slack_api_url == "http://127.0.0.1:9000/api/"
+    assert settings.azure_ai_project_endpoint == "http://localhost:9001/api/projects/demo"

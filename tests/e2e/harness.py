@@ -1,0 +1,89 @@
+"""The whole product on loopback: both emulators and the real bot between them.
+
+The bot is built exactly as ``python -m bot run`` builds it (settings → ``open_services`` →
+``create_app`` → ``serve``), over real HTTP or a real Socket Mode WebSocket, with the real
+``DefaultAzureCredential`` fetching tokens from the Foundry emulator's managed-identity endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Services, create_app, open_services
+from bot.config import Settings
+from bot.emulators.foundry import EmulatorConfig as FoundryConfig
+from bot.emulators.foundry import FoundryEmulator
+from bot.emulators.slack import EmulatorConfig as SlackConfig
+from bot.emulators.slack import RetryPolicy as SlackRetry
+from bot.emulators.slack import SlackEmulator
+from bot.foundry.retry import RetryPolicy
+from bot.server import serve
+
+#: Fast back-off for tests; Retry-After from the emulator still rules.
+FAST = RetryPolicy(max_retries=3, initial_delay=0.01, max_delay=0.05)
+
+
+@dataclass
+class Stack:
+    """A running bot with its two emulators."""
+
+    slack: SlackEmulator
+    foundry: FoundryEmulator
+    services: Services
+    settings: Settings
+    url: str
+
+
+def bot_settings(slack: SlackEmulator, foundry: FoundryEmulator, db: Path, **overrides: Any) -> Settings:
+    """The settings a deployment pointed at the emulators would have."""
+    values: dict[str, Any] = {
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": slack.signing_secret,
+        "slack_api_url": slack.api_url,
+        "azure_ai_project_endpoint": foundry.endpoint,
+        "azure_ai_model_deployment_name": "gpt-5-mini",
+        "database_url": f"sqlite:///{db}",
+        "host": "127.0.0.1",
+        "port": 0,
+        "agent_file_slots": 5,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@asynccontextmanager
+async def running_bot(
+    slack: SlackEmulator, foundry: FoundryEmulator, db: Path, *, socket_mode: bool = False, **overrides: Any
+) -> AsyncIterator[Stack]:
+    """Start the bot against running emulators; stop it (cleanly) on exit."""
+    if socket_mode:
+        overrides["slack_app_token"] = slack.app_token
+    settings = bot_settings(slack, foundry, db, **overrides)
+    async with open_services(settings, foundry_policy=FAST) as services:
+        bolt = create_app(settings, services)
+        async with serve(settings, bolt) as url:
+            if socket_mode:
+                slack.use_socket_mode()
+                await slack.wait_for_socket_connection()
+            else:
+                slack.use_http(f"{url}/slack/events")
+            yield Stack(slack, foundry, services, settings, url)
+
+
+@asynccontextmanager
+async def emulators(
+    monkeypatch: pytest.MonkeyPatch, foundry_config: FoundryConfig | None = None
+) -> AsyncIterator[tuple[SlackEmulator, FoundryEmulator]]:
+    """Both emulators, with azure-identity pointed at the Foundry emulator's identity endpoint."""
+    async with AsyncExitStack() as stack:
+        foundry = await stack.enter_async_context(FoundryEmulator(foundry_config or FoundryConfig()))
+        slack = await stack.enter_async_context(SlackEmulator(SlackConfig(retry=SlackRetry.fast())))
+        monkeypatch.setenv("IDENTITY_ENDPOINT", foundry.identity_endpoint)
+        monkeypatch.setenv("IDENTITY_HEADER", foundry.identity_header)
+        yield slack, foundry
