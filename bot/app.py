@@ -79,6 +79,16 @@ async def open_services(
             await scheduler.aclose()
 
 
+class _HideTokenNotice(logging.Filter):
+    """bolt warns that ``SLACK_BOT_TOKEN`` (which it reads itself) is unused when a client is given.
+
+    We give the client on purpose, so the warning only confuses whoever reads the logs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def create_app(settings: Settings, services: Services) -> AsyncApp:
     """The bolt app with every listener registered, signature checks on in HTTP mode."""
     app = AsyncApp(
@@ -86,7 +96,14 @@ def create_app(settings: Settings, services: Services) -> AsyncApp:
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
         request_verification_enabled=not settings.socket_mode,
         process_before_response=False,
-        logger=logging.getLogger("slack_bolt"),
+        logger=_bolt_logger(),
     )
-    handlers.register(app, services.relay, services.runner)
+    handlers.register(app, services.relay, services.runner, services.slack)
     return app
+
+
+def _bolt_logger() -> logging.Logger:
+    bolt_logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(f, _HideTokenNotice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_HideTokenNotice())
+    return bolt_logger

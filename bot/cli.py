@@ -15,7 +15,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot.app import create_app, open_services
+from bot.check import run_checks
 from bot.config import Settings, load_settings
+from bot.demo import run_demo
 from bot.emulators.foundry import EmulatorConfig, FoundryEmulator
 from bot.errors import BotError, ConfigError
 from bot.server import serve
@@ -28,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Code Interpreter for Slack.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
+    commands.add_parser("check", help="check the settings, Slack, Foundry and the database, and report")
+    commands.add_parser("demo", help="run the bot between the Slack and Foundry emulators and play a conversation")
     emulate = commands.add_parser("emulate", help="run a loopback emulator on its own")
     emulate.add_argument("service", choices=["foundry"], help="which service to emulate")
     emulate.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
@@ -43,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_emulate_foundry(args.host, args.port))
         if args.command == "run":
             return _with_settings(lambda settings: asyncio.run(run_bot(settings)))
+        if args.command == "demo":
+            return asyncio.run(run_demo())
+        if args.command == "check":
+            return _with_settings(lambda settings: asyncio.run(check(settings)))
     return 0
 
 
@@ -82,6 +90,16 @@ async def run_bot(settings: Settings) -> int:
         print(f"error: {exc.user_message}\n  detail: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def check(settings: Settings) -> int:
+    """Print the report of :func:`bot.check.run_checks`; exit status 1 if anything failed."""
+    findings = await run_checks(settings)
+    for finding in findings:
+        print(finding.line())
+    failed = [f for f in findings if not f.ok]
+    print("All checks passed." if not failed else f"{len(failed)} check(s) failed.")
+    return 1 if failed else 0
 
 
 async def _emulate_foundry(host: str, port: int) -> int:

@@ -34,8 +34,9 @@ class Relay:
         """Queue the message as a turn if it is one; None when it is ignored or already queued."""
         if not await self._is_turn(message):
             return None
-        if not message.question and not message.files:
-            await self._help_once(message)
+        if not message.question:
+            if message.mentions_bot or message.is_dm:
+                await self._help_once(message)
             return None
         thread = message.thread
         session, _ = await self._d.store.get_or_create_session(thread.team_id, thread.channel_id, thread.root_ts)

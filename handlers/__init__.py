@@ -10,20 +10,23 @@ from __future__ import annotations
 import re
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.relay import Relay
 from bot.slack.status import STOP_ACTION
 from bot.turns.runner import TurnRunner
 from handlers.actions import stop_listener
+from handlers.commands import COMMAND, command_listener
 from handlers.messages import message_listener
 
 
-def register(app: AsyncApp, relay: Relay, runner: TurnRunner) -> None:
+def register(app: AsyncApp, relay: Relay, runner: TurnRunner, slack: AsyncWebClient) -> None:
     """Attach every listener to ``app``."""
     on_message = message_listener(relay)
     app.event("app_mention")(on_message)
     app.event("message")(on_message)
     app.action(STOP_ACTION)(stop_listener(runner))
+    app.command(COMMAND)(command_listener(relay, slack))
     app.event(re.compile(".*"))(_acknowledge)
 
 

@@ -67,19 +67,39 @@ class StatusMessage:
         self._min_interval = min_interval
         self._clock = clock
         self._shown: str | None = None
+        self._wanted: str | None = None
         self._last_update = float("-inf")
+        self._flush: asyncio.Task[None] | None = None
         self._assistant_status = True
 
-    async def show(self, text: str, *, stoppable: bool = True) -> None:
-        """Post or update the status, unless the previous update was less than a second ago."""
-        if text == self._shown or self._clock() - self._last_update < self._min_interval:
+    async def show(self, text: str) -> None:
+        """Show ``text`` now, or, within a second of the last update, as soon as that second is over."""
+        self._wanted = text
+        if text == self._shown or self._flush is not None:
             return
-        await self._write(text, stoppable=stoppable)
+        wait = self._last_update + self._min_interval - self._clock()
+        if wait <= 0:
+            await self._write(text, stoppable=True)
+        else:
+            self._flush = asyncio.create_task(self._flush_after(wait))
+
+    def cancel_pending(self) -> None:
+        """Drop an update still waiting for its second to pass."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
 
     async def finish(self, text: str) -> None:
         """Show the final state, whatever the time since the last update, without the Stop button."""
+        self.cancel_pending()
         await self._write(text, stoppable=False)
         await self.assistant_status("")
+
+    async def _flush_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._flush = None
+        if self._wanted is not None and self._wanted != self._shown:
+            await self._write(self._wanted, stoppable=True)
 
     async def assistant_status(self, status: str) -> None:
         """Slack's own "is thinking…" indicator under the thread; turned off after a refusal."""
@@ -148,5 +168,7 @@ class StatusBoard:
         return status
 
     def forget(self, turn_id: int) -> None:
-        """The turn is over; drop its status object."""
-        self._live.pop(turn_id, None)
+        """The turn is over; drop its status object and any update it still had pending."""
+        status = self._live.pop(turn_id, None)
+        if status is not None:
+            status.cancel_pending()

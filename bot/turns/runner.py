@@ -92,11 +92,18 @@ class TurnRunner:
             await status.finish(f":octagonal_sign: Stopped{who}.")
         except BotError as exc:
             logger.warning("turn %s failed: %s", turn.id, exc)
-            await self._d.store.fail_turn(turn.id, _code(exc))
-            await status.finish(":warning: Couldn't finish this one.")
-            await self._say(thread, exc.user_message, turn.id)
+            await self._fail(turn, thread, status, _code(exc), exc.user_message)
+        except Exception:
+            # A bug of ours: log it whole, and still tell the thread instead of going silent.
+            logger.exception("turn %s failed unexpectedly", turn.id)
+            await self._fail(turn, thread, status, "internal_error", BotError.user_message)
         finally:
             self._d.statuses.forget(turn.id)
+
+    async def _fail(self, turn: Turn, thread: ThreadKey, status: StatusMessage, code: str, text: str) -> None:
+        await self._d.store.fail_turn(turn.id, code)
+        await status.finish(":warning: Couldn't finish this one.")
+        await self._say(thread, text, turn.id)
 
     async def resume(self, turn: Turn) -> None:
         """Finish a turn a previous process left in flight, without asking Foundry twice."""
@@ -112,9 +119,7 @@ class TurnRunner:
             response = await self.recover(turn.response_id)
             await self._answer(turn, thread, status, response, time.monotonic())
         except BotError as exc:
-            await self._d.store.fail_turn(turn.id, _code(exc))
-            await status.finish(":warning: Couldn't finish this one.")
-            await self._say(thread, exc.user_message, turn.id)
+            await self._fail(turn, thread, status, _code(exc), exc.user_message)
         finally:
             self._d.statuses.forget(turn.id)
 

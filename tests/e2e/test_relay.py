@@ -70,3 +70,37 @@ async def test_bare_mention_gets_help_once(stack: Stack) -> None:
     bot_replies = [m for m in slack.thread(general, root.ts) if m.user == slack.bot.id]
     assert len(bot_replies) == 1
     assert conversation_creates(stack) == 0
+
+
+async def test_slash_command_starts_a_thread_and_answers_in_it(stack: Stack) -> None:
+    """/interpreter <question> posts the question as a new root message and answers in its thread."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    delivery = await slack.slash_command(alice, general, "```python\nprint(2 ** 10)\n```")
+    assert delivery.acked
+    roots = [m for m in slack.timeline(general) if m.user == slack.bot.id and "asked:" in (m.text or "")]
+    assert len(roots) == 1
+    assert f"<@{alice.id}> asked:" in (roots[0].text or "")
+    await slack.wait_for_reply(general, roots[0].ts, contains="1024", timeout=20)
+
+
+async def test_slash_command_help_is_ephemeral(stack: Stack) -> None:
+    """/interpreter help answers only the person who asked and starts nothing."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    delivery = await slack.slash_command(alice, general, "help")
+    assert "Ask me a data question" in delivery.ack_payload.get("text", "")
+    assert delivery.ack_payload.get("response_type") == "ephemeral"
+    assert [m for m in slack.timeline(general) if m.user == slack.bot.id] == []
+
+
+async def test_slash_command_where_the_bot_is_not_a_member_says_how_to_invite(stack: Stack) -> None:
+    """Outside the bot's channels the reply explains how to invite it."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    random = slack.add_channel("random", members=[alice], bot=False)
+    await slack.slash_command(alice, random, "what is 2+2?")
+    await slack.wait_for(lambda: bool(slack.response_url_posts), timeout=10)
+    assert "/invite" in str(slack.response_url_posts[-1].body.get("text"))

@@ -2,8 +2,9 @@
 
 It serves the REST subset the bot uses (agents, files, conversations, responses with SSE,
 containers), an App Service managed-identity token endpoint, a scripted model that really runs
-Python in a sandbox folder, container expiry, fault injection and live-resource counters, so
-end-to-end tests and the demo run without a cloud account.
+Python in a per-container kernel (variables last across turns, as in the real sandbox), container
+expiry, fault injection and live-resource counters, so end-to-end tests and the demo run without a
+cloud account.
 """
 
 from bot.emulators.foundry.config import EmulatorConfig

@@ -28,9 +28,9 @@ class EmulatorConfig:
     token_lifetime_s: float = 3600.0
     #: Extra latency added to every response, so benchmarks and cancel tests have time to act.
     model_delay_s: float = 0.0
-    #: Wall-clock limit for one code run in the sandbox.
+    #: Wall-clock limit for one code cell; a cell that hits it takes its container's kernel down with it.
     run_timeout_s: float = 60.0
-    #: Address-space limit for one code run (the smallest Foundry tier is 1 GB).
+    #: Address-space limit for a container's kernel, shared by its cells (the smallest Foundry tier is 1 GB).
     run_memory_mb: int = 1024
     #: Largest accepted upload (Foundry: 512 MB).
     max_file_bytes: int = 512 * MiB

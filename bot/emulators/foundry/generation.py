@@ -2,8 +2,9 @@
 
 The task is independent of the HTTP request that started it: a stream reader that goes away
 does not stop it, ``GET /responses/{id}`` sees it ``in_progress``, and ``cancel`` stops it (and
-kills its running cell). The Responses API documents no terminal stream event for a cancelled
-response, so a stream simply ends after a cancel; retrieving the response shows ``cancelled``.
+kills the kernel running its cell, so the conversation's next cell starts a fresh one). The
+Responses API documents no terminal stream event for a cancelled response, so a stream simply
+ends after a cancel; retrieving the response shows ``cancelled``.
 """
 
 from __future__ import annotations

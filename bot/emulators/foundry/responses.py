@@ -87,7 +87,7 @@ class ResponseRoutes:
         conversation = self._conversation(_conversation_id(body))
         stream = body.get("stream") is True
         record, turn = self._prepare(body, agent, conversation, stream)
-        self._state.responses[record.id] = record
+        self._state.add_response(record)
         if conversation is not None:
             conversation.agent_names.add(agent.name)
             conversation.items.extend(turn.items)

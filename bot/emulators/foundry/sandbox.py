@@ -2,8 +2,9 @@
 
 A container expires when it has been idle for ``idle_timeout_s`` or alive for ``max_age_s``,
 judged lazily against the configured clock (on every request) or forced by
-``expire_containers()``. Expiry deletes the folder: its files are gone, and the conversation's
-next turn gets a fresh container with the declared files mounted again.
+``expire_containers()``. Expiry deletes the folder and kills the container's kernel: its files
+and variables are gone, and the conversation's next turn gets a fresh container (and kernel)
+with the declared files mounted again.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class Sandboxes:
     def __init__(self, state: EmulatorState, config: EmulatorConfig) -> None:
         self._state = state
         self._config = config
+        #: Each live container's interpreter, by container id; its kernel starts on the first cell.
+        self._runners: dict[str, CellRunner] = {}
+        #: Interpreters of retired containers whose killed workers are not reaped yet.
+        self._retired: list[CellRunner] = []
 
     def live(self, container_id: str) -> Container:
         """A running container, or the 404 an expired or unknown one gets."""
@@ -86,9 +91,10 @@ class Sandboxes:
         return found
 
     async def sweep(self) -> None:
-        """Expire every container that is due; called before each request."""
+        """Expire every container that is due, and reap retired kernels; called before each request."""
         for container in self.due():
             await self._retire(container, "expired")
+        await self._reap()
 
     def sweep_now(self) -> None:
         """:meth:`sweep` for synchronous callers."""
@@ -129,12 +135,14 @@ class Sandboxes:
 
     async def run(self, container: Container, code: str) -> tuple[RunResult, list[ContainerFile]]:
         """Run one cell; return its result and the files it created or changed."""
-        runner = CellRunner(
-            container.data_dir,
-            container.cells_dir,
-            timeout_s=self._config.run_timeout_s,
-            memory_mb=self._config.run_memory_mb,
-        )
+        if not container.live:
+            return RunResult(None, "", f"ContainerExpired: container {container.id} is {container.status}.\n"), []
+        runner = self._runners.get(container.id)
+        if runner is None:
+            runner = CellRunner(
+                container.data_dir, timeout_s=self._config.run_timeout_s, memory_mb=self._config.run_memory_mb
+            )
+            self._runners[container.id] = runner
         container.runs += 1
         container.busy += 1
         try:
@@ -147,7 +155,10 @@ class Sandboxes:
         return result, await self._collect(container)
 
     async def close(self) -> None:
-        """Remove every container folder (the emulator is stopping)."""
+        """Kill every kernel and remove every container folder (the emulator is stopping)."""
+        self._retired.extend(self._runners.values())
+        self._runners.clear()
+        await self._reap()
         for container in self._state.containers.values():
             await asyncio.to_thread(shutil.rmtree, container.folder, True)
 
@@ -157,7 +168,6 @@ class Sandboxes:
         now = self._config.clock()
         container = Container(container_id, conversation_id, now, now, folder)
         await asyncio.to_thread(container.data_dir.mkdir, parents=True)
-        await asyncio.to_thread(container.cells_dir.mkdir, parents=True)
         self._state.containers[container_id] = container
         return container
 
@@ -197,9 +207,25 @@ class Sandboxes:
         return changed
 
     async def _retire(self, container: Container, status: ContainerStatus) -> None:
-        container.status = status
+        self._release(container, status)
         await asyncio.to_thread(shutil.rmtree, container.folder, True)
+        await self._reap()
 
     def _retire_now(self, container: Container, status: ContainerStatus) -> None:
-        container.status = status
+        self._release(container, status)
         shutil.rmtree(container.folder, ignore_errors=True)
+
+    def _release(self, container: Container, status: ContainerStatus) -> None:
+        """Mark the container gone and kill its kernel; the worker is reaped by the next :meth:`_reap`."""
+        container.status = status
+        runner = self._runners.pop(container.id, None)
+        if runner is not None:
+            runner.shutdown()
+            self._retired.append(runner)
+
+    async def _reap(self) -> None:
+        """Wait for the killed kernels of retired containers to exit, so no process outlives them."""
+        for runner in list(self._retired):
+            await runner.close()
+            if runner in self._retired:  # a concurrent reap may have finished it first
+                self._retired.remove(runner)

@@ -97,6 +97,10 @@ class FoundryEmulator:
         self._require_sandboxes().sweep_now()
         return self.state.counters()
 
+    def peak_responses_in_progress(self) -> int:
+        """The most responses that were ever generating at once (concurrent sandbox sessions)."""
+        return self.state.peak_in_progress
+
     def stored_file_sha256(self, file_id: str) -> str:
         """The sha256 of an uploaded file's bytes as stored (KeyError if there is no such file)."""
         return self.state.files[file_id].sha256

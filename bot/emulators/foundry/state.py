@@ -137,10 +137,6 @@ class Container:
         return self.folder / "data"
 
     @property
-    def cells_dir(self) -> Path:
-        return self.folder / "cells"
-
-    @property
     def live(self) -> bool:
         return self.status == "running"
 
@@ -220,6 +216,17 @@ class EmulatorState:
     conversations: dict[str, Conversation] = field(default_factory=dict)
     containers: dict[str, Container] = field(default_factory=dict)
     responses: dict[str, ResponseRecord] = field(default_factory=dict)
+    #: The most responses ever generating at the same moment (each one holds a billed session).
+    peak_in_progress: int = 0
+
+    def add_response(self, record: ResponseRecord) -> None:
+        """Register a response that starts generating now, keeping the concurrency peak."""
+        self.responses[record.id] = record
+        self.peak_in_progress = max(self.peak_in_progress, self.in_progress())
+
+    def in_progress(self) -> int:
+        """Responses still generating."""
+        return sum(1 for record in self.responses.values() if not record.finished)
 
     @property
     def uploads_dir(self) -> Path:

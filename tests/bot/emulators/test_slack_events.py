@@ -126,7 +126,7 @@ async def test_uninstall_sends_app_uninstalled_and_tokens_revoked(
 
 
 async def test_thread_view_renders_for_a_person(slack: SlackEmulator, world: World) -> None:
-    """thread() orders the thread, shows ephemeral messages to their user only, and renders readable lines."""
+    """thread() lists root and replies in ts order and render_thread() turns them into readable lines."""
     root = await slack.post_message(world.alice, world.general, world.mention("plot it"))
     reply = await slack.post_message(world.bob, world.general, "me too", thread_ts=root.ts)
     await slack.add_reaction(world.bob, world.general, root.ts, "eyes")

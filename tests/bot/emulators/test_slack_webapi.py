@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -124,7 +122,7 @@ async def test_reactions_add_remove_and_already_reacted(client: AsyncWebClient, 
 
 
 async def test_conversations_replies_pages_and_hides_foreign_metadata(client: AsyncWebClient, world: World) -> None:
-    """conversations.replies (GET) pages with cursor and returns other apps' metadata only when asked."""
+    """conversations.replies (GET) pages with a cursor, root first with reply_count, metadata included."""
     slack = world.slack
     root = await slack.post_message(world.alice, world.general, "root")
     for n in range(4):
@@ -185,16 +183,9 @@ async def test_file_share_can_land_after_the_answer(client: AsyncWebClient, worl
     response = await client.files_upload_v2(channel=world.general.id, content="a,b\n", filename="t.csv")
     early = await client.files_info(file=response["file"]["id"])
     assert early["file"]["shares"] == {}
-
-    async def shared() -> bool:
-        info = await client.files_info(file=response["file"]["id"])
-        return bool(info["file"]["shares"])
-
-    for _ in range(40):
-        if await shared():
-            break
-        await asyncio.sleep(0.05)
-    assert await shared()
+    await world.slack.wait_for(lambda: world.slack.file_info(response["file"]["id"])["shares"], timeout=2)
+    late = await client.files_info(file=response["file"]["id"])
+    assert late["file"]["shares"]["public"][world.general.id][0]["ts"]
 
 
 async def test_upload_to_channel_without_membership_is_not_in_channel(

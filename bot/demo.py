@@ -1,0 +1,199 @@
+"""``python -m bot demo``: the real bot between the two emulators, playing a short conversation.
+
+The bot runs as its own process, ``python -m bot run``, configured only through the environment
+variables a deployment would set, so the demo shows exactly what production runs. Each step
+waits for the bot's answer and checks it; the demo exits non-zero if any step did not happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bot.emulators.foundry import EmulatorConfig as FoundryConfig
+from bot.emulators.foundry import FoundryEmulator
+from bot.emulators.slack import EmulatorConfig as SlackConfig
+from bot.emulators.slack import SlackEmulator
+from bot.emulators.slack.models import Channel, Message, User
+
+#: Variables of the parent environment the bot must not inherit: it gets exactly the demo's.
+_OWN_PREFIXES = ("SLACK_", "AZURE_", "IDENTITY_", "MSI_", "DATABASE_", "AGENT_", "FOUNDRY_")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing a person does, and what the bot's answer must contain."""
+
+    title: str
+    expect: str
+
+
+class DemoFailed(Exception):
+    """A step of the demo did not happen."""
+
+
+async def run_demo(*, patience: float = 60.0) -> int:
+    """Play the conversation; print each thread; 0 when every step happened."""
+    with tempfile.TemporaryDirectory(prefix="ci-demo-") as tmp:
+        async with (
+            FoundryEmulator(FoundryConfig()) as foundry,
+            SlackEmulator(SlackConfig()) as slack,
+            bot_process(slack, foundry, Path(tmp)) as url,
+        ):
+            slack.use_http(f"{url}/slack/events")
+            try:
+                await play(slack, patience)
+            except DemoFailed as exc:
+                print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
+                return 1
+    print("\nAll demo steps happened.")
+    return 0
+
+
+async def play(slack: SlackEmulator, patience: float) -> None:
+    """The scripted conversation: a mention, a follow-up without a mention, and a DM."""
+    alice = slack.add_user("alice", real_name="Alice Analyst")
+    bob = slack.add_user("bob", real_name="Bob Builder")
+    channel = slack.add_channel("analytics", members=[alice, bob])
+    bot = f"<@{slack.bot.id}>"
+
+    root = await say(
+        slack,
+        alice,
+        channel,
+        f"{bot} How much is 100 after 10 years at 5 % a year?\n"
+        "```python\ngrowth = round(100 * 1.05 ** 10, 2)\nprint(growth)\n```",
+    )
+    await expect(slack, channel, root.ts, Step("a mention is answered in its thread", "162.89"), patience)
+    await say(slack, bob, channel, "And twice that?\n```python\nprint(growth * 2)\n```", thread_ts=root.ts)
+    step = Step("a follow-up needs no mention and sees earlier variables", "325.78")
+    await expect(slack, channel, root.ts, step, patience)
+    show(slack, channel, root.ts, "#analytics")
+
+    dm = slack.open_dm(bob)
+    question = await say(
+        slack, bob, dm, "Mean of 3, 5 and 8?\n```python\nimport statistics\nprint(statistics.mean([3, 5, 8]))\n```"
+    )
+    await expect(slack, dm, question.ts, Step("a DM is answered", "5.333"), patience)
+    show(slack, dm, question.ts, "DM with bob")
+
+
+async def say(
+    slack: SlackEmulator, user: User, channel: Channel, text: str, *, thread_ts: str | None = None
+) -> Message:
+    """Post as a person would."""
+    return await slack.post_message(user, channel, text, thread_ts=thread_ts)
+
+
+async def expect(slack: SlackEmulator, channel: Channel, root_ts: str, step: Step, patience: float) -> None:
+    """Wait for the bot's answer containing the expected text, and for its status line to say done."""
+    try:
+        answer = await slack.wait_for_reply(channel, root_ts, contains=step.expect, timeout=patience)
+        await slack.wait_for(lambda: not _still_running(slack, channel, root_ts), timeout=patience)
+    except TimeoutError as exc:
+        raise DemoFailed(f"{step.title}: no answer containing {step.expect!r}\n{exc}") from None
+    print(f"ok: {step.title} ({answer.ts})")
+
+
+def _still_running(slack: SlackEmulator, channel: Channel, root_ts: str) -> bool:
+    """Whether a status line in the thread still offers Stop (its turn is not over)."""
+    return any(
+        element.get("action_id") == "stop_turn"
+        for message in slack.thread(channel, root_ts)
+        for block in message.blocks or []
+        for element in block.get("elements", [])
+    )
+
+
+def show(slack: SlackEmulator, channel: Channel, root_ts: str, title: str) -> None:
+    """Print the thread as a person sees it."""
+    print(f"\n--- {title} ---")
+    for line in slack.render_thread(channel, root_ts):
+        print(line)
+
+
+@asynccontextmanager
+async def bot_process(
+    slack: SlackEmulator, foundry: FoundryEmulator, folder: Path, *, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[str]:
+    """``python -m bot run`` with a deployment's environment; yields its base URL once healthy."""
+    async with bot_subprocess(slack, foundry, folder, extra_env=extra_env) as (url, _):
+        yield url
+
+
+@asynccontextmanager
+async def bot_subprocess(
+    slack: SlackEmulator, foundry: FoundryEmulator, folder: Path, *, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """:func:`bot_process`, also yielding the process (for benchmarks that read its memory)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
+    env.update(
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_SIGNING_SECRET=slack.signing_secret,
+        SLACK_API_URL=slack.api_url,
+        AZURE_AI_PROJECT_ENDPOINT=foundry.endpoint,
+        AZURE_AI_MODEL_DEPLOYMENT_NAME="gpt-5-mini",
+        IDENTITY_ENDPOINT=foundry.identity_endpoint,
+        IDENTITY_HEADER=foundry.identity_header,
+        DATABASE_URL=f"sqlite:///{folder / 'bot.db'}",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra_env or {})
+    async with served_subprocess(["-m", "bot", "run"], env, folder, port, what="the bot") as served:
+        yield served
+
+
+@asynccontextmanager
+async def served_subprocess(
+    args: Sequence[str], env: Mapping[str, str], folder: Path, port: int, *, what: str
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """``python <args>`` serving ``/healthz`` on ``port``; yields (base URL, process) once healthy, stops it after."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *args, env=dict(env), cwd=folder, stdout=asyncio.subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_healthy(url, process, what=what)
+        yield url, process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def _wait_healthy(url: str, process: asyncio.subprocess.Process, patience: float = 60.0, *, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + patience
+    async with httpx.AsyncClient() as http:
+        while asyncio.get_running_loop().time() < deadline:
+            if process.returncode is not None:
+                raise DemoFailed(f"{what} exited at start-up with status {process.returncode}")
+            try:
+                if (await http.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise DemoFailed(f"{what} did not become healthy within a minute")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

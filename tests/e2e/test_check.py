@@ -1,0 +1,63 @@
+"""`python -m bot check` reports what it finds, against both emulators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.check import run_checks
+from bot.cli import main
+from bot.emulators.foundry import Fault, FoundryEmulator
+from bot.emulators.slack import SlackEmulator
+from bot.manifest import BOT_SCOPES
+
+from .harness import bot_settings
+
+
+async def test_check_passes_on_a_good_deployment(pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path) -> None:
+    """With every scope granted and Foundry reachable, every line is ok."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db"))
+    assert all(f.ok for f in findings), [f.line() for f in findings]
+    assert any("will be created at start-up" in f.text for f in findings)
+
+
+async def test_check_names_missing_scopes(pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path) -> None:
+    """A scope the workspace did not grant is named, with the fix."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    slack.scopes.discard("commands")
+    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db"))
+    failed = [f for f in findings if not f.ok]
+    assert len(failed) == 1
+    assert "missing scopes: commands" in failed[0].text
+    assert "reinstall" in failed[0].text
+
+
+async def test_check_reports_a_refused_token(pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path) -> None:
+    """A bot token Slack does not know is reported with what to do."""
+    slack, foundry = pair
+    settings = bot_settings(slack, foundry, tmp_path / "bot.db", slack_bot_token="xoxb-0-0-wrong")
+    failed = [f for f in await run_checks(settings) if not f.ok]
+    assert [f.area for f in failed] == ["slack"]
+    assert "invalid_auth" in failed[0].text
+
+
+async def test_check_reports_missing_azure_role(pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path) -> None:
+    """A 403 from Foundry becomes the hint about the Azure AI User role."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    foundry.faults.add(Fault(route="agents.list_versions", kind="status", status=403, count=5))
+    failed = [f for f in await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db")) if not f.ok]
+    assert [f.area for f in failed] == ["foundry"]
+    assert "Azure AI User" in failed[0].text
+
+
+def test_check_command_reports_missing_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without settings the command prints one line per missing variable and exits 2."""
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert "SLACK_BOT_TOKEN is missing" in err
+    assert "AZURE_AI_PROJECT_ENDPOINT is missing" in err

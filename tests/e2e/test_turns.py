@@ -1,0 +1,190 @@
+"""Turns in order per thread, a global cap on running sandboxes, Stop, and failures in plain words."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.emulators.foundry import EmulatorConfig as FoundryConfig
+from bot.emulators.foundry import Fault, FoundryEmulator
+from bot.emulators.slack import SlackEmulator
+
+from .harness import Stack, emulators, running_bot
+
+SLOW = "```python\nimport time\ntime.sleep({s})\nprint('{tag}')\n```"
+
+
+def bot_texts(slack: SlackEmulator, channel: object, root_ts: str) -> list[str]:
+    return [m.text or "" for m in slack.thread(channel, root_ts) if m.user == slack.bot.id]
+
+
+async def test_message_during_a_run_is_queued_then_answered_in_order(stack: Stack) -> None:
+    """A second question sent while the first runs is acknowledged as queued, then answered after it."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="one"))
+    await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+    await slack.post_message(alice, general, SLOW.format(s=0, tag="two"), thread_ts=root.ts)
+    await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
+    await slack.wait_for_reply(general, root.ts, contains="two", after=root.ts, timeout=20)
+    texts = bot_texts(slack, general, root.ts)
+    first = next(i for i, t in enumerate(texts) if "one" in t and "Output" in t)
+    second = next(i for i, t in enumerate(texts) if "two" in t and "Output" in t)
+    assert first < second
+
+
+async def test_stop_button_cancels_the_running_turn(stack: Stack) -> None:
+    """Pressing Stop closes the stream, cancels the response and says so in the status line."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=30, tag="never"))
+    status = await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+    await slack.press_button(alice, general, status.ts, "stop_turn")
+    await slack.wait_for(lambda: "Stopped" in (_message(slack, general, root.ts, status.ts) or ""), timeout=10)
+    await stack.services.scheduler.wait_idle()
+    assert "<@" in (_message(slack, general, root.ts, status.ts) or "")
+    assert [r for r in stack.foundry.requests if r.route == "responses.cancel"]
+    assert not any("never" in t for t in bot_texts(slack, general, root.ts))
+
+
+def _message(slack: SlackEmulator, channel: object, root_ts: str, ts: str) -> str | None:
+    return next((m.text for m in slack.thread(channel, root_ts) if m.ts == ts), None)
+
+
+async def test_foundry_429_then_success_gives_one_answer(stack: Stack) -> None:
+    """Throttling is waited out: the person sees one answer and no error."""
+    slack = stack.slack
+    stack.foundry.faults.add(Fault(route="responses.create", kind="status", status=429, count=2, retry_after_ms=50))
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint('patience')\n```")
+    await slack.wait_for_reply(general, root.ts, contains="patience", timeout=20)
+    await stack.services.scheduler.wait_idle()
+    texts = bot_texts(slack, general, root.ts)
+    assert sum("patience" in t for t in texts) == 1
+    assert not any("busy" in t for t in texts)
+
+
+async def test_foundry_down_gives_one_clear_message(stack: Stack) -> None:
+    """When Foundry keeps failing, the thread gets one plain sentence, not silence or a traceback."""
+    slack = stack.slack
+    stack.foundry.faults.add(Fault(route="conversations.create", kind="status", status=503, count=50))
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> hello?")
+    await slack.wait_for_reply(general, root.ts, contains="can't reach Microsoft Foundry", timeout=20)
+    await stack.services.scheduler.wait_idle()
+    texts = bot_texts(slack, general, root.ts)
+    assert sum("can't reach Microsoft Foundry" in t for t in texts) == 1
+    assert not any("Traceback" in t or "503" in t for t in texts)
+
+
+async def test_global_cap_limits_running_sandboxes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With MAX_CONCURRENT_SESSIONS=2, five threads are all answered and never more than two run at once."""
+    async with (
+        emulators(monkeypatch, FoundryConfig(model_delay_s=0.4)) as (slack, foundry),
+        running_bot(slack, foundry, tmp_path / "bot.db", max_concurrent_sessions=2) as stack,
+    ):
+        alice = slack.add_user("alice")
+        general = slack.add_channel("general", members=[alice])
+        roots = [
+            await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint('t{i}')\n```")
+            for i in range(5)
+        ]
+        await asyncio.gather(
+            *(slack.wait_for_reply(general, r.ts, contains=f"t{i}", timeout=30) for i, r in enumerate(roots))
+        )
+        await stack.services.scheduler.wait_idle()
+        assert foundry.peak_responses_in_progress() <= 2
+        assert foundry.peak_responses_in_progress() == 2
+        shown = [str(c.params.get("text")) for m in ("chat.postMessage", "chat.update") for c in slack.api_calls(m)]
+        assert any("Waiting for a free sandbox: position" in text for text in shown)
+        finals = [t for r in roots for t in bot_texts(slack, general, r.ts) if "Waiting for a free sandbox" in t]
+        assert finals == []  # every status line moved on once its turn ran
+
+
+async def test_socket_mode_events_are_acked_and_answered(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """Over Socket Mode, events arrive on the WebSocket, are acknowledged and answered."""
+    slack, foundry = pair
+    async with running_bot(slack, foundry, tmp_path / "bot.db", socket_mode=True) as stack:
+        alice = slack.add_user("alice")
+        general = slack.add_channel("general", members=[alice])
+        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint('over the socket')\n```")
+        await slack.wait_for_reply(general, root.ts, contains="over the socket", timeout=20)
+        await slack.settle()
+        await stack.services.scheduler.wait_idle()
+        deliveries = slack.deliveries_about(general, root.ts)
+        assert deliveries
+        assert all(d.acked and d.attempts[0].transport == "socket_mode" for d in deliveries)
+
+
+async def test_missing_package_gets_a_plain_note(stack: Stack) -> None:
+    """Code that imports a package the sandbox lacks gets a sentence saying so, with a way forward."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nimport surely_not_installed\n```")
+    reply = await slack.wait_for_reply(general, root.ts, contains="fixed set of Python packages", timeout=20)
+    assert "surely_not_installed" in (reply.text or "")
+
+
+async def test_tool_not_available_is_explained(stack: Stack) -> None:
+    """When the model or region lacks Code Interpreter, the thread is told so in plain words."""
+    slack = stack.slack
+    stack.foundry.faults.add(
+        Fault(
+            route="responses.create",
+            kind="status",
+            status=400,
+            count=1,
+            code="tool_not_supported",
+            message="The code_interpreter tool is not supported for this model in this region.",
+        )
+    )
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> plot it")
+    await slack.wait_for_reply(general, root.ts, contains="Code Interpreter isn't available", timeout=20)
+
+
+async def test_rate_limit_beyond_retries_says_busy(stack: Stack) -> None:
+    """Throttling that outlasts the retries ends in one plain sentence about being busy."""
+    slack = stack.slack
+    stack.foundry.faults.add(Fault(route="responses.create", kind="status", status=429, count=20, retry_after_ms=1))
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> hello")
+    await slack.wait_for_reply(general, root.ts, contains="busy (rate limited)", timeout=20)
+
+
+async def test_healthz_answers(stack: Stack) -> None:
+    """GET /healthz answers 200 with the transport mode."""
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{stack.url}/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "mode": "http"}
+
+
+async def test_turn_interrupted_by_a_restart_is_answered_once(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """A turn running when the bot stops is finished by the next process from its response id, not re-run."""
+    slack, foundry = pair
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    db = tmp_path / "bot.db"
+    async with running_bot(slack, foundry, db):
+        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="survived"))
+        await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+    async with running_bot(slack, foundry, db) as stack:
+        await slack.wait_for_reply(general, root.ts, contains="survived", after=root.ts, timeout=20)
+        await stack.services.scheduler.wait_idle()
+    assert sum(1 for r in foundry.requests if r.route == "responses.create") == 1
+    assert sum("survived" in t and "Output" in t for t in bot_texts(slack, general, root.ts)) == 1
