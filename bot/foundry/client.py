@@ -9,14 +9,14 @@ retried freely; creates only where the server cannot have acted (429, 408, no co
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import FoundryError, FoundryNotFound, FoundryUnavailable, ResponseFailed
+from bot.errors import ContainerExpired, FoundryError, FoundryNotFound, FoundryUnavailable, ResponseFailed
 from bot.foundry.events import ResponseEvent, StreamError, StreamEvent, iter_sse, parse_event
 from bot.foundry.models import AgentVersion, ContainerFile, Conversation, FileObject, Response, ResponseError
 from bot.foundry.multipart import StreamedMultipart
@@ -254,13 +254,14 @@ class FoundryClient:
             params: dict[str, str | int] = {"limit": 100, "order": "asc"}
             if after:
                 params["after"] = after
-            page = await self._t.json(
-                "GET",
-                f"{_OPENAI}/containers/{_seg(container_id)}/files",
-                params=params,
-                what="list container files",
-                safe=True,
-            )
+            with _sandbox_gone():
+                page = await self._t.json(
+                    "GET",
+                    f"{_OPENAI}/containers/{_seg(container_id)}/files",
+                    params=params,
+                    what="list container files",
+                    safe=True,
+                )
             files += [_parse(ContainerFile, item, "list container files") for item in page.get("data", [])]
             after = page.get("last_id")
             if not page.get("has_more") or not after:
@@ -270,9 +271,13 @@ class FoundryClient:
     async def stream_container_file(self, container_id: str, file_id: str) -> AsyncIterator[AsyncIterator[bytes]]:
         """The bytes of a generated file, in chunks, straight from the sandbox."""
         path = f"{_OPENAI}/containers/{_seg(container_id)}/files/{_seg(file_id)}/content"
-        async with self._t.open(
-            "GET", path, headers={"Accept": "application/binary"}, what="download container file", safe=True
-        ) as response:
+        async with AsyncExitStack() as stack:
+            with _sandbox_gone():
+                response = await stack.enter_async_context(
+                    self._t.open(
+                        "GET", path, headers={"Accept": "application/binary"}, what="download container file", safe=True
+                    )
+                )
             yield response.aiter_bytes()
 
     async def delete_container(self, container_id: str) -> bool:
@@ -324,6 +329,17 @@ def _json(content: bytes, what: str) -> Any:
         return json.loads(content)
     except ValueError as exc:
         raise FoundryError(f"{what}: the answer was not JSON") from exc
+
+
+@contextmanager
+def _sandbox_gone() -> Iterator[None]:
+    """A container or its file that is not found means the sandbox expired (or was deleted)."""
+    try:
+        yield
+    except ContainerExpired:
+        raise
+    except FoundryNotFound as exc:
+        raise ContainerExpired(str(exc), status=exc.status, code=exc.code, request_id=exc.request_id) from exc
 
 
 def _seg(value: str) -> str:

@@ -135,3 +135,19 @@ async def test_restart_keeps_the_thread_conversation(
     assert len(bodies) == 2
     assert bodies[0]["conversation"] == bodies[1]["conversation"]
     assert foundry.counters()["conversations"] == 1
+
+
+async def test_edits_and_deletes_are_not_turns(stack: Stack) -> None:
+    """Editing or deleting a message in a live thread asks nothing new."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint('v1')\n```")
+    await slack.wait_for_reply(general, root.ts, contains="v1", timeout=20)
+    await slack.edit_message(alice, general, root.ts, f"<@{slack.bot.id}> ```python\nprint('v2')\n```")
+    reply = await slack.post_message(alice, general, "```python\nprint('v3')\n```", thread_ts=root.ts)
+    await slack.wait_for_reply(general, root.ts, contains="v3", timeout=20)
+    await slack.delete_message(alice, general, reply.ts)
+    await slack.settle()
+    await stack.services.scheduler.wait_idle()
+    assert runs(stack.foundry) == 2

@@ -11,7 +11,7 @@ import pytest
 
 from bot.agent import AgentRef, ensure_agent
 from bot.emulators.foundry import Fault, FoundryEmulator
-from bot.errors import ContainerExpired, FoundryNotFound, ResponseFailed
+from bot.errors import ContainerExpired, ResponseFailed
 from bot.foundry.client import FoundryClient, ResponseRequest
 from bot.foundry.events import AnnotationAdded, CodeDone, ResponseEvent, StreamEvent, TextDelta
 
@@ -37,6 +37,12 @@ async def thread_with_file(foundry: FoundryClient, emulator: FoundryEmulator, pa
     data = path.read_bytes()
     uploaded = await foundry.upload_file(path.name, chunks(data), size=len(data), content_type="text/csv")
     return agent, conversation.id, uploaded.id
+
+
+async def download(foundry: FoundryClient, container_id: str, file_id: str) -> bytes:
+    """A generated file's bytes, read to the end."""
+    async with foundry.stream_container_file(container_id, file_id) as body:
+        return b"".join([chunk async for chunk in body])
 
 
 async def read_types(foundry: FoundryClient, req: ResponseRequest, seen: list[str]) -> None:
@@ -236,10 +242,12 @@ async def test_expired_container_download_is_container_expired(
     response = await foundry.create_response(request(agent, conversation_id, "plot revenue", [file_id]))
     citation = response.citations[0]
     emulator.expire_containers()
-    with pytest.raises(FoundryNotFound) as caught:
-        async with foundry.stream_container_file(citation.container_id, citation.file_id) as body:
-            [chunk async for chunk in body]
-    assert isinstance(caught.value, ContainerExpired) or caught.value.status == 404
+    with pytest.raises(ContainerExpired) as caught:
+        await download(foundry, citation.container_id, citation.file_id)
+    assert caught.value.status == 404
+    assert "timed out" in caught.value.user_message
+    with pytest.raises(ContainerExpired):
+        await foundry.list_container_files(citation.container_id)
 
 
 async def test_many_turns_in_parallel_conversations(foundry: FoundryClient, emulator: FoundryEmulator) -> None:
