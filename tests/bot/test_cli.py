@@ -40,6 +40,8 @@ def test_emulate_foundry_prints_the_variables_that_point_a_bot_at_it() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_run_without_settings_names_each_missing_variable() -> None:
