@@ -1,18 +1,22 @@
 """Relay benchmark: the real bot against a minimal bolt relay, both between the two emulators.
 
-For 1, 50 and 200 threads asking at once (one channel, one root message each mentioning the
-app, a plain-text question the scripted model answers without running code, after a fixed model
-delay), each target runs in its own process, in HTTP mode, with events signed and delivered by
-the Slack emulator. Every scenario gets fresh emulators and a fresh process that has answered one
-warm-up thread first. Figures per scenario and target:
+For 1, 50 and 200 threads asking at once (one channel, one root message per thread mentioning
+the app, a plain-text question the scripted model answers in text without running code, after a
+fixed model delay), each target runs as its own process in HTTP mode, with events signed and
+delivered by the Slack emulator. Every scenario gets fresh emulators and a fresh process, which
+answers one warm-up thread before the measured burst. Figures per scenario and target:
 
 * turns/s: answered turns / (last answer's ``chat.postMessage`` − first event delivery start);
-* added latency per turn: (answer's ``chat.postMessage`` reached Slack − its event delivery
-  started) − model delay, at p50 and p99;
-* peak RSS: ``VmHWM`` of the process at the end.
+* added latency per turn: (answer's ``chat.postMessage`` reached Slack − start of the first
+  delivery of its event) − model delay, at p50 and p99;
+* peak RSS: ``VmHWM`` of the process, read at the end of the scenario.
+
+The bot's status line (``chat.postMessage`` with metadata ``code_interpreter_status``, then
+``chat.update``) is not its answer: the answer is the first other bot post in the thread.
 
 Run ``python -m bench.relay`` from the repository root. The exit status is non-zero only when a
-run failed (an answer never came); the targets are reported, not enforced.
+run failed (a process did not start, or an answer was missing or wrong); targets are reported,
+not enforced.
 """
 
 from __future__ import annotations
@@ -21,40 +25,47 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from bot.demo import DemoFailed, bot_subprocess, free_port, served_subprocess
 from bot.emulators.foundry import EmulatorConfig as FoundryConfig
 from bot.emulators.foundry import FoundryEmulator
+from bot.emulators.foundry.model import SMALL_TALK_REPLY
 from bot.emulators.slack import EmulatorConfig as SlackConfig
 from bot.emulators.slack import SlackEmulator
 from bot.emulators.slack.models import Channel, User
+from bot.emulators.slack.records import ApiCall
 
 SCENARIOS = (1, 50, 200)
 MODEL_DELAY_S = 0.5
 #: No plot/describe/list-files keyword and no code: the scripted model answers in text, no sandbox.
 QUESTION = "what can you do for me?"
+#: A phrase of the scripted model's text answer, to tell an answer from an error message.
+EXPECTED = "scripted model"
 STATUS_EVENT = "code_interpreter_status"
 TARGETS = ("bot", "baseline")
 BASELINE_AGENT = "bench-baseline"
-BASELINE_APP = Path(__file__).with_name("baseline_app.py")
-#: Target (a): bot added p50 within this factor of the baseline's, per scenario.
+BASELINE_APP = Path(__file__).resolve().with_name("baseline_app.py")
+#: Target (a): the bot's added p50 within this factor of the baseline's, per scenario.
 P50_FACTOR = 1.5
-#: Target (b): bot added p99 at the most threads within this factor of its p99 at one thread.
+#: Target (b): the bot's added p99 at the most threads within this factor of its p99 at one thread.
 P99_FACTOR = 2.0
+
+if EXPECTED not in SMALL_TALK_REPLY:
+    raise SystemExit(f"the scripted model's text answer changed; update EXPECTED ({EXPECTED!r})")
 
 
 class RunFailed(Exception):
-    """A run could not finish: its target did not start or an answer never came."""
+    """A run could not finish: its process did not start, or an answer was missing or wrong."""
 
 
 @dataclass
@@ -66,6 +77,8 @@ class Figures:
     turns_per_s: float = math.nan
     added_ms: list[float] = field(default_factory=list)
     peak_rss_mb: float = math.nan
+    cpu_ms_per_turn: float = math.nan
+    peak_responses: int = 0
     retried_deliveries: int = 0
     error: str | None = None
 
@@ -79,7 +92,7 @@ class Figures:
 
 
 def percentile(values: list[float], pct: float) -> float:
-    """Linear-interpolated percentile; NaN for no values."""
+    """Linearly interpolated percentile; NaN for no values."""
     if not values:
         return math.nan
     ordered = sorted(values)
@@ -90,35 +103,42 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def peak_rss_mb(pid: int) -> float:
-    """``VmHWM`` (peak resident set) of a live process, in MB."""
+    """``VmHWM`` (peak resident set size) of a live process, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return math.nan
 
 
-def _metadata_event(params: dict[str, Any]) -> str | None:
-    metadata = params.get("metadata")
-    if isinstance(metadata, str):
-        return STATUS_EVENT if STATUS_EVENT in metadata else metadata or None
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _event_type(call: ApiCall) -> str | None:
+    """The metadata ``event_type`` of a post (JSON bodies carry an object, forms a JSON string)."""
+    metadata = call.params.get("metadata")
     if isinstance(metadata, dict):
         return metadata.get("event_type")
+    if isinstance(metadata, str) and STATUS_EVENT in metadata:
+        return STATUS_EVENT
     return None
 
 
-def answer_times(slack: SlackEmulator, channel: Channel, roots: set[str]) -> dict[str, float]:
-    """When each thread's first answer (a bot post that is not a status line) reached Slack, epoch seconds."""
-    found: dict[str, float] = {}
+def answers(slack: SlackEmulator, channel: Channel, roots: set[str]) -> dict[str, ApiCall]:
+    """Each thread's first bot post that is not a status line."""
+    found: dict[str, ApiCall] = {}
     for call in slack.api_calls("chat.postMessage"):
         thread = call.params.get("thread_ts")
         if (
             call.ok
-            and call.params.get("channel") == channel.id
             and thread in roots
             and thread not in found
-            and _metadata_event(call.params) != STATUS_EVENT
+            and call.params.get("channel") == channel.id
+            and _event_type(call) != STATUS_EVENT
         ):
-            found[thread] = call.at
+            found[thread] = call
     return found
 
 
@@ -137,8 +157,8 @@ def delivery_starts(slack: SlackEmulator, channel: Channel, roots: set[str]) -> 
     return starts, retried
 
 
-async def wait_until(check: Any, patience: float, what: str, *, every: float = 0.05) -> None:
-    """Poll ``check()`` until true; the answer times come from the emulator's records, not from here."""
+async def wait_until(check: Callable[[], bool], patience: float, what: str, *, every: float = 0.05) -> None:
+    """Poll ``check()`` until true; timings come from the emulator's records, not from this loop."""
     deadline = time.monotonic() + patience
     while not check():
         if time.monotonic() > deadline:
@@ -146,29 +166,31 @@ async def wait_until(check: Any, patience: float, what: str, *, every: float = 0
         await asyncio.sleep(every)
 
 
-async def ask(slack: SlackEmulator, person: User, channel: Channel, threads: int, patience: float) -> dict[str, Any]:
-    """Post ``threads`` mentions at once; wait for every answer; return the raw timings."""
+async def ask(
+    slack: SlackEmulator, person: User, channel: Channel, threads: int, patience: float
+) -> dict[str, ApiCall]:
+    """Post ``threads`` mentions at once, each a new thread; wait for every answer and check it."""
     mention = f"<@{slack.bot.id}> {QUESTION}"
-    roots = [await slack.post_message(person, channel, mention) for _ in range(threads)]
-    wanted = {root.ts for root in roots}
+    roots = {(await slack.post_message(person, channel, mention)).ts for _ in range(threads)}
     try:
-        await wait_until(
-            lambda: len(answer_times(slack, channel, wanted)) == threads, patience, "answer in every thread"
-        )
+        await wait_until(lambda: len(answers(slack, channel, roots)) == threads, patience, "answer in every thread")
     except RunFailed:
-        got = len(answer_times(slack, channel, wanted))
-        raise RunFailed(f"{threads - got} of {threads} threads got no answer within {patience:.0f} s") from None
-    return {"roots": wanted, "answers": answer_times(slack, channel, wanted)}
+        missing = threads - len(answers(slack, channel, roots))
+        raise RunFailed(f"{missing} of {threads} threads got no answer within {patience:.0f} s") from None
+    found = answers(slack, channel, roots)
+    for call in found.values():
+        text = str(call.params.get("markdown_text") or call.params.get("text") or "")
+        if EXPECTED not in text:
+            raise RunFailed(f"a thread was answered with something else: {text[:200]!r}")
+    return found
 
 
 async def status_lines_done(slack: SlackEmulator, channel: Channel, roots: set[str], patience: float) -> None:
-    """Wait until the bot has closed each thread's status line (it says Done), so its work is over."""
+    """Wait until the bot has closed each thread's status line (it says Done): its turns are over."""
 
     def done() -> bool:
-        return all(
-            any(m.user == slack.bot.id and "Done" in (m.text or "") for m in slack.thread(channel, root))
-            for root in roots
-        )
+        bot = slack.bot.id
+        return all(any(m.user == bot and "Done" in (m.text or "") for m in slack.thread(channel, r)) for r in roots)
 
     await wait_until(done, patience, "Done on every status line", every=0.2)
 
@@ -176,17 +198,18 @@ async def status_lines_done(slack: SlackEmulator, channel: Channel, roots: set[s
 @asynccontextmanager
 async def start_target(
     target: str, slack: SlackEmulator, foundry: FoundryEmulator, folder: Path, threads: int
-) -> AsyncIterator[tuple[str, int]]:
-    """The target's process, healthy; yields (base URL, pid)."""
+) -> AsyncIterator[int]:
+    """Start the target's process, wait until it is healthy, point Slack at it; yields its pid."""
     if target == "bot":
-        cap = {"MAX_CONCURRENT_SESSIONS": str(max(threads, 1) + 1)}
+        # Above the burst (plus the warm-up thread) so the session cap never queues a turn.
+        cap = {"MAX_CONCURRENT_SESSIONS": str(threads + 1)}
         async with bot_subprocess(slack, foundry, folder, extra_env=cap) as (url, process):
-            yield url, process.pid
+            slack.use_http(f"{url}/slack/events")
+            yield process.pid
         return
     version = await create_baseline_agent(foundry)
     port = free_port()
     env = {
-        "PATH": "/usr/bin:/bin",
         "BOT_TOKEN": slack.bot_token,
         "SIGNING_SECRET": slack.signing_secret,
         "SLACK_API_URL": slack.api_url,
@@ -197,11 +220,12 @@ async def start_target(
         "PORT": str(port),
     }
     async with served_subprocess([str(BASELINE_APP)], env, folder, port, what="the baseline app") as (url, process):
-        yield url, process.pid
+        slack.use_http(f"{url}/slack/events")
+        yield process.pid
 
 
 async def create_baseline_agent(foundry: FoundryEmulator) -> str:
-    """A prompt agent with Code Interpreter, as the bot has; returns its version."""
+    """A prompt agent with Code Interpreter, like the bot's; returns its version."""
     definition = {
         "kind": "prompt",
         "model": "gpt-5-mini",
@@ -227,40 +251,54 @@ async def run_scenario(target: str, threads: int, patience: float) -> Figures:
             SlackEmulator(SlackConfig()) as slack,
         ):
             try:
-                async with start_target(target, slack, foundry, Path(tmp), threads) as (url, pid):
-                    slack.use_http(f"{url}/slack/events")
-                    alice = slack.add_user("alice")
-                    warm = slack.add_channel("warm-up", members=[alice])
-                    warmed = await ask(slack, alice, warm, 1, patience)
-                    if target == "bot":
-                        await status_lines_done(slack, warm, warmed["roots"], patience)
-                    await slack.settle(patience)
-
-                    channel = slack.add_channel("bench", members=[alice])
-                    wall_minus_mono = time.time() - time.monotonic()
-                    timings = await ask(slack, alice, channel, threads, patience)
-                    if target == "bot":
-                        await status_lines_done(slack, channel, timings["roots"], patience)
-                    with contextlib.suppress(TimeoutError):  # a delivery waiting for a late retry; counted below
-                        await slack.settle(10)
-                    figures.peak_rss_mb = peak_rss_mb(pid)
-                    starts, figures.retried_deliveries = delivery_starts(slack, channel, timings["roots"])
-                    answers = {ts: at - wall_minus_mono for ts, at in timings["answers"].items()}
-                    if set(starts) != set(answers):
-                        raise RunFailed("an answered thread has no recorded event delivery")
-                    figures.added_ms = [(answers[ts] - starts[ts] - MODEL_DELAY_S) * 1000 for ts in answers]
-                    figures.turns_per_s = threads / (max(answers.values()) - min(starts.values()))
+                async with start_target(target, slack, foundry, Path(tmp), threads) as pid:
+                    await measure(figures, slack, pid, patience)
+                    figures.peak_responses = foundry.peak_responses_in_progress()
             except (RunFailed, DemoFailed, TimeoutError, httpx.HTTPError) as exc:
                 figures.error = f"{target}, {threads} thread(s): {exc}"
     return figures
+
+
+async def measure(figures: Figures, slack: SlackEmulator, pid: int, patience: float) -> None:
+    """Warm up, then the burst; fills in ``figures``."""
+    alice = slack.add_user("alice")
+    warm_up = slack.add_channel("warm-up", members=[alice])
+    warmed = await ask(slack, alice, warm_up, 1, patience)
+    if figures.target == "bot":
+        await status_lines_done(slack, warm_up, set(warmed), patience)
+    await slack.settle(patience)
+
+    channel = slack.add_channel("bench", members=[alice])
+    wall_minus_monotonic = time.time() - time.monotonic()  # ApiCall.at is wall time, Attempt.started_at monotonic
+    cpu_before = cpu_seconds(pid)
+    answered = await ask(slack, alice, channel, figures.threads, patience)
+    if figures.target == "bot":
+        await status_lines_done(slack, channel, set(answered), patience)
+    with contextlib.suppress(TimeoutError):  # a delivery still waiting for a retry; counted below
+        await slack.settle(10)
+    figures.cpu_ms_per_turn = (cpu_seconds(pid) - cpu_before) * 1000 / figures.threads
+    figures.peak_rss_mb = peak_rss_mb(pid)
+
+    starts, figures.retried_deliveries = delivery_starts(slack, channel, set(answered))
+    if set(starts) != set(answered):
+        raise RunFailed("an answered thread has no recorded event delivery")
+    posted = {ts: call.at - wall_minus_monotonic for ts, call in answered.items()}
+    figures.added_ms = [(posted[ts] - starts[ts] - MODEL_DELAY_S) * 1000 for ts in posted]
+    figures.turns_per_s = figures.threads / (max(posted.values()) - min(starts.values()))
 
 
 def fmt(value: float, digits: int = 0) -> str:
     return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
-def report(results: dict[tuple[str, int], Figures], scenarios: tuple[int, ...]) -> list[str]:
-    """Print the table and the targets; returns the failures."""
+def verdict(ok: bool, *runs: Figures) -> str:
+    if any(run.error for run in runs):
+        return "FAIL (run failed)"
+    return "PASS" if ok else "FAIL"
+
+
+def report(results: dict[tuple[str, int], Figures], scenarios: tuple[int, ...]) -> None:
+    """Print the table, notes and targets."""
     head = (
         f"{'threads':>7} | {'bot turns/s':>11} | {'base turns/s':>12} | {'bot added p50/p99 ms':>20} | "
         f"{'base added p50/p99 ms':>21} | {'bot RSS MB':>10} | {'base RSS MB':>11}"
@@ -274,35 +312,38 @@ def report(results: dict[tuple[str, int], Figures], scenarios: tuple[int, ...]) 
             f"{fmt(bot.p50) + ' / ' + fmt(bot.p99):>20} | {fmt(base.p50) + ' / ' + fmt(base.p99):>21} | "
             f"{fmt(bot.peak_rss_mb, 1):>10} | {fmt(base.peak_rss_mb, 1):>11}"
         )
-    retried = [f"{f.target} {f.threads}: {f.retried_deliveries}" for f in results.values() if f.retried_deliveries]
+
+    print(f"\nModel delay {MODEL_DELAY_S * 1000:.0f} ms (subtracted from the added latency).")
+    print("CPU per turn, ms (bot / baseline):", end="")
     print(
-        f"\nModel delay {MODEL_DELAY_S * 1000:.0f} ms (subtracted). Event deliveries Slack retried: "
-        + (", ".join(retried) if retried else "none")
-        + "."
+        ",".join(
+            f" {n}: {fmt(results[('bot', n)].cpu_ms_per_turn, 1)} / {fmt(results[('baseline', n)].cpu_ms_per_turn, 1)}"
+            for n in scenarios
+        )
     )
+    print("Most Foundry responses in flight at once (bot / baseline):", end="")
+    print(
+        ",".join(
+            f" {n}: {results[('bot', n)].peak_responses} / {results[('baseline', n)].peak_responses}" for n in scenarios
+        )
+    )
+    retried = [f"{f.target} {f.threads}: {f.retried_deliveries}" for f in results.values() if f.retried_deliveries]
+    print("Event deliveries Slack had to retry:", ", ".join(retried) if retried else "none")
 
     print("\nTargets:")
     for n in scenarios:
         bot, base = results[("bot", n)], results[("baseline", n)]
         limit = P50_FACTOR * base.p50
-        ok = bot.p50 <= limit
         print(
-            f"  (a) {n:>3} threads: bot added p50 {fmt(bot.p50)} ms <= {P50_FACTOR}x baseline p50 "
-            f"({fmt(limit)} ms): {verdict(ok, bot, base)}"
+            f"  (a) {n:>3} thread(s): bot added p50 {fmt(bot.p50)} ms <= {P50_FACTOR}x baseline added p50 "
+            f"= {fmt(limit)} ms: {verdict(bot.p50 <= limit, bot, base)}"
         )
     one, most = results[("bot", min(scenarios))], results[("bot", max(scenarios))]
     limit = P99_FACTOR * one.p99
     print(
-        f"  (b) bot added p99 at {max(scenarios)} threads {fmt(most.p99)} ms <= {P99_FACTOR}x p99 at "
-        f"{min(scenarios)} thread ({fmt(limit)} ms): {verdict(most.p99 <= limit, one, most)}"
+        f"  (b) bot added p99 at {max(scenarios)} threads {fmt(most.p99)} ms <= {P99_FACTOR}x bot added p99 at "
+        f"{min(scenarios)} thread(s) = {fmt(limit)} ms: {verdict(most.p99 <= limit, one, most)}"
     )
-    return [f.error for f in results.values() if f.error]
-
-
-def verdict(ok: bool, *runs: Figures) -> str:
-    if any(run.error for run in runs):
-        return "FAIL (run failed)"
-    return "PASS" if ok else "FAIL"
 
 
 async def main_async(scenarios: tuple[int, ...], patience: float) -> int:
@@ -312,22 +353,29 @@ async def main_async(scenarios: tuple[int, ...], patience: float) -> int:
         for target in TARGETS:
             print(f"running {target} with {n} thread(s)…", file=sys.stderr, flush=True)
             results[(target, n)] = await run_scenario(target, n, patience)
-    sys.stderr.flush()
-    print(f"\nRelay benchmark ({time.monotonic() - started:.0f} s)\n")
-    failures = report(results, scenarios)
+    print(
+        f"\nRelay benchmark: {len(TARGETS) * len(scenarios)} runs in {time.monotonic() - started:.0f} s\n", flush=True
+    )
+    report(results, scenarios)
+    failures = [f.error for f in results.values() if f.error]
     for failure in failures:
-        print(f"\nRUN FAILED: {failure}", file=sys.stderr)
+        print(f"RUN FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.relay", description="The bot's relay path against a minimal bolt relay."
+    )
     parser.add_argument(
-        "--threads", type=int, nargs="+", default=list(SCENARIOS), help="scenarios: threads asking at once"
+        "--threads", type=int, nargs="+", default=list(SCENARIOS), help="threads asking at once, per scenario"
     )
     parser.add_argument("--patience", type=float, default=60.0, help="seconds to wait for a scenario's answers")
     args = parser.parse_args(argv)
-    return asyncio.run(main_async(tuple(sorted(set(args.threads))), args.patience))
+    scenarios = tuple(sorted(set(args.threads)))
+    if not scenarios or min(scenarios) < 1:
+        parser.error("--threads takes positive numbers")
+    return asyncio.run(main_async(scenarios, args.patience))
 
 
 if __name__ == "__main__":

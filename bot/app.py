@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,6 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.agent import AgentRef, ensure_agent
 from bot.config import Settings
+from bot.files.download import SlackDownloader
+from bot.files.intake import FileIntake
 from bot.foundry.client import FoundryClient
 from bot.foundry.connect import open_foundry
 from bot.foundry.retry import RetryPolicy
@@ -59,11 +62,18 @@ async def open_services(
     async with (
         open_store(settings.database_url) as store,
         open_foundry(settings, credential=credential, policy=foundry_policy) as foundry,
+        httpx.AsyncClient(timeout=httpx.Timeout(120, connect=10), follow_redirects=False) as downloads,
     ):
         agent = await ensure_agent(foundry, settings)
         slack = build_web_client(settings)
         statuses = StatusBoard(slack, store.set_turn_status_message)
-        deps = TurnDeps(settings=settings, store=store, foundry=foundry, slack=slack, agent=agent, statuses=statuses)
+        downloader = SlackDownloader(
+            downloads, settings.slack_bot_token.get_secret_value(), api_url=settings.slack_api_url
+        )
+        intake = FileIntake(store, foundry, slack, downloader, max_bytes=settings.max_file_bytes, slots=agent.slots)
+        deps = TurnDeps(
+            settings=settings, store=store, foundry=foundry, slack=slack, agent=agent, statuses=statuses, intake=intake
+        )
         runner = TurnRunner(deps)
         slots = SessionSlots(settings.max_concurrent_sessions)
         scheduler = TurnScheduler(store, runner.run, slots)

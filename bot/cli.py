@@ -67,9 +67,11 @@ def _with_settings(command: Callable[[Settings], int]) -> int:
 def configure_logging(level: str) -> None:
     """Plain logs on stderr; client libraries that could print request headers stay at INFO or above."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("slack_sdk", "slack_bolt", "azure", "httpx", "httpcore", "aiohttp.access"):
+    for noisy in ("slack_sdk", "slack_bolt", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
-    logging.getLogger("azure").setLevel(logging.WARNING)
+    # httpx logs every URL whole at INFO, and Slack's signed file URLs carry credentials in the query.
+    for quiet in ("azure", "httpx", "httpcore"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
 
 
 async def run_bot(settings: Settings) -> int:

@@ -15,6 +15,11 @@ never a secret) and ``user_message`` is the plain sentence a person sees in Slac
     * FoundryRateLimited         429, after the retries allowed
     * FoundryUnavailable         connection failure, timeout, or 5xx after retries
     * ResponseFailed             the run itself ended with ``status: failed`` or an error event
+  * FileRelayError               a dropped file could not be brought over from Slack
+    * FileDownloadFailed         network or HTTP failure (after retries), or too many redirects
+    * NotASlackFile              the file's URL is not on a Slack host: not fetched, no token sent
+    * FileLookupFailed           files.info refused to describe the file (e.g. Slack Connect)
+    * FileTooLarge               the file is larger than the limit (announced or while streaming)
 """
 
 from __future__ import annotations
@@ -138,3 +143,60 @@ class ResponseFailed(FoundryError):
 
     #: The failed response, when Foundry had announced one.
     response_id: str | None = None
+
+
+class FileRelayError(BotError):
+    """A file dropped in Slack could not be brought over; ``file_name`` says which, if known."""
+
+    user_message = "I couldn't bring that file over from Slack. Please try again."
+    #: ``user_message`` when the file's name is known; ``{name}`` is filled in.
+    named_message = "I couldn't bring {name} over from Slack. Please try again."
+
+    def __init__(self, detail: str, *, name: str | None = None, user_message: str | None = None) -> None:
+        if user_message is None and name:
+            user_message = self.named_message.format(name=name)
+        super().__init__(detail, user_message=user_message)
+        self.file_name = name
+
+
+class FileDownloadFailed(FileRelayError):
+    """Slack's file host failed: a network error, an HTTP error, or a redirect loop."""
+
+    user_message = "I couldn't download that file from Slack. Please try again."
+    named_message = "I couldn't download {name} from Slack. Please try again."
+
+
+class NotASlackFile(FileRelayError):
+    """The file's URL does not point at a Slack host, so it was not fetched and no token was sent."""
+
+    user_message = "I didn't download that file: its link doesn't point to Slack, and I only fetch files from Slack."
+    named_message = "I didn't download {name}: its link doesn't point to Slack, and I only fetch files from Slack."
+
+
+class FileLookupFailed(FileRelayError):
+    """Slack would not describe a file (``files.info`` failed), e.g. a Slack Connect file we cannot see."""
+
+    user_message = "Slack wouldn't let me read that file. Make sure I'm a member of this channel."
+    named_message = "Slack wouldn't let me read {name}. Make sure I'm a member of this channel."
+
+
+class FileTooLarge(FileRelayError):
+    """The file passed the size limit (``limit`` bytes), as announced or while it streamed."""
+
+    user_message = "That file is larger than my size limit, so I didn't download it."
+    named_message = "{name} is larger than my {limit} limit, so I didn't download it."
+
+    def __init__(self, detail: str, *, name: str | None = None, limit: int | None = None) -> None:
+        message = None
+        if name and limit is not None:
+            message = self.named_message.format(name=name, limit=_size_text(limit))
+        elif name:
+            message = f"{name} is larger than my size limit, so I didn't download it."
+        super().__init__(detail, name=name, user_message=message)
+        self.limit = limit
+
+
+def _size_text(size: int) -> str:
+    """A limit as people read it: whole MB when it is one (MAX_FILE_MB), bytes otherwise."""
+    mb = 1024 * 1024
+    return f"{size // mb} MB" if size >= mb and size % mb == 0 else f"{size:,} bytes"

@@ -2,23 +2,33 @@
 
 A mention arrives twice (``app_mention`` and ``message``) and Slack retries deliveries, in any
 order and across restarts. The turn record itself is the guard: a turn is unique per
-(session, message ts) in the database, so only the first arrival creates it.
+(session, message ts) in the database, so only the first arrival creates it. Files travel with
+their turn and are attached when it runs, so a question never runs before its files.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
+from bot.files.names import safe_name
 from bot.slack.inbound import IncomingMessage, ThreadKey
+from bot.slack.lookup import message_files
 from bot.turns.runner import TurnDeps
 from bot.turns.scheduler import TurnScheduler
 from storage.records import IN_FLIGHT_TURN_STATES, Turn, TurnState
 
 logger = logging.getLogger(__name__)
 
+OFFER_ACTION = "analyse_files"
+DISMISS_ACTION = "dismiss_files"
 HELP_TEXT = (
     "Hi! Ask me a data question in this thread and I'll answer it with Python in a secure sandbox: "
     "calculations, tables, charts. For example: _plot revenue by month_ or _describe this data_. "
+    "Drop CSV, Excel, PDF or other files into the thread and I'll work with them. "
     "I answer every reply in a thread I'm part of, and DMs too."
 )
 
@@ -33,21 +43,40 @@ class Relay:
     async def accept(self, message: IncomingMessage) -> Turn | None:
         """Queue the message as a turn if it is one; None when it is ignored or already queued."""
         if not await self._is_turn(message):
+            if message.files:
+                await self._dropped_in_channel(message)
             return None
-        if not message.question:
+        files = message.files
+        if not files and message.files_may_be_missing:
+            files = await message_files(self._d.slack, message.channel_id, message.ts, message.thread.root_ts)
+        if not message.question and not files:
             if message.mentions_bot or message.is_dm:
                 await self._help_once(message)
             return None
+        return await self.start_turn(message, files)
+
+    async def start_turn(self, message: IncomingMessage, files: list[dict[str, Any]]) -> Turn | None:
+        """Queue a turn for the message on its thread's session (created on first use)."""
         thread = message.thread
         session, _ = await self._d.store.get_or_create_session(thread.team_id, thread.channel_id, thread.root_ts)
         turn, created = await self._d.store.enqueue_turn(
-            session.id, user_id=message.user_id, message_ts=message.ts, text=message.question
+            session.id, user_id=message.user_id, message_ts=message.ts, text=message.question, files=files
         )
         if not created:
             return None  # the same message again: a double delivery or a retry
-        await self._tell_if_queued(turn)
+        await self._tell_if_queued(turn, thread)
         self._scheduler.kick(session.id)
         return turn
+
+    async def accept_offer(self, team_id: str, channel_id: str, user_id: str, ts: str, thread_ts: str | None) -> None:
+        """The uploader agreed: start a session on the message that carried the files."""
+        root = thread_ts or ts
+        files = await message_files(self._d.slack, channel_id, ts, root)
+        message = IncomingMessage(
+            team_id=team_id, channel_id=channel_id, channel_type="channel", user_id=user_id, ts=ts,
+            thread_ts=thread_ts, mentions_bot=True,
+        )  # fmt: skip
+        await self.start_turn(message, files)
 
     async def _is_turn(self, message: IncomingMessage) -> bool:
         if message.is_dm or message.mentions_bot:
@@ -58,6 +87,29 @@ class Relay:
         live = await self._d.store.get_live_session(thread.team_id, thread.channel_id, thread.root_ts)
         return live is not None
 
+    async def _dropped_in_channel(self, message: IncomingMessage) -> None:
+        """Files dropped without a mention: offer to analyse them, start at once, or leave them be."""
+        mode = self._d.settings.file_drop_mode
+        if mode == "ignore":
+            return
+        if mode == "auto":
+            await self.start_turn(message.model_copy(update={"text": ""}), message.files)
+            return
+        if not await self._d.store.claim_event(f"offer:{message.team_id}:{message.channel_id}:{message.ts}"):
+            return
+        names = ", ".join(safe_name(str(f.get("name") or "this file")) for f in message.files)
+        value = json.dumps({"ts": message.ts, "thread_ts": message.thread_ts})
+        try:
+            await self._d.slack.chat_postEphemeral(
+                channel=message.channel_id,
+                user=message.user_id,
+                thread_ts=message.thread_ts,
+                text=f"Analyse {names}?",
+                blocks=offer_blocks(names, value),
+            )
+        except SlackApiError as exc:
+            logger.info("could not offer analysis in %s: %s", message.channel_id, exc.response.get("error"))
+
     async def _help_once(self, message: IncomingMessage) -> None:
         if not await self._d.store.claim_event(f"help:{message.team_id}:{message.channel_id}:{message.ts}"):
             return
@@ -65,34 +117,48 @@ class Relay:
             channel=message.channel_id, thread_ts=message.thread.root_ts, text=HELP_TEXT
         )
 
-    async def _tell_if_queued(self, turn: Turn) -> None:
+    async def _tell_if_queued(self, turn: Turn, thread: ThreadKey) -> None:
         turns = await self._d.store.list_turns(turn.session_id)
         ahead = [
             t for t in turns if t.seq < turn.seq and (t.state in IN_FLIGHT_TURN_STATES or t.state is TurnState.QUEUED)
         ]
         if not ahead:
             return
-        waiting = len(ahead) - 1
         text = (
             ":hourglass_flowing_sand: Queued: runs next."
-            if waiting <= 0
-            else (f":hourglass_flowing_sand: Queued: runs after {waiting + 1} earlier questions.")
+            if len(ahead) == 1
+            else f":hourglass_flowing_sand: Queued: runs after {len(ahead)} earlier questions."
         )
-        thread_key = await self._thread_of(turn)
-        if thread_key is None:
-            return
-        await self._d.statuses.get(thread_key, turn.id, None).show(text)
+        await self._d.statuses.get(thread, turn.id, None).show(text)
 
     async def waiting_for_sandbox(self, turn: Turn, position: int) -> None:
         """Tell the thread its turn waits for a free sandbox session, and where it stands."""
-        thread_key = await self._thread_of(turn)
-        if thread_key is None:
-            return
-        text = f":hourglass_flowing_sand: Waiting for a free sandbox: position {position} in line."
-        await self._d.statuses.get(thread_key, turn.id, turn.status_message_ts).show(text)
-
-    async def _thread_of(self, turn: Turn) -> ThreadKey | None:
         session = await self._d.store.get_session(turn.session_id)
         if session is None:
-            return None
-        return ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
+            return
+        thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
+        text = f":hourglass_flowing_sand: Waiting for a free sandbox: position {position} in line."
+        await self._d.statuses.get(thread, turn.id, turn.status_message_ts).show(text)
+
+
+def offer_blocks(names: str, value: str) -> list[dict[str, Any]]:
+    """The ephemeral offer: what was dropped, and buttons to analyse it or not."""
+    return [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"Analyse *{names}*? I'll start a thread on your message and work with the file there. "
+                "Nothing is sent anywhere unless you say so.",
+            },
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "action_id": OFFER_ACTION, "text": {"type": "plain_text", "text": "Analyse"},
+                 "style": "primary", "value": value},
+                {"type": "button", "action_id": DISMISS_ACTION, "text": {"type": "plain_text", "text": "Not now"},
+                 "value": value},
+            ],
+        },
+    ]  # fmt: skip

@@ -12,10 +12,10 @@ import re
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.relay import Relay
+from bot.relay import DISMISS_ACTION, OFFER_ACTION, Relay
 from bot.slack.status import STOP_ACTION
 from bot.turns.runner import TurnRunner
-from handlers.actions import stop_listener
+from handlers.actions import dismiss_listener, offer_listener, stop_listener
 from handlers.commands import COMMAND, command_listener
 from handlers.messages import message_listener
 
@@ -26,6 +26,8 @@ def register(app: AsyncApp, relay: Relay, runner: TurnRunner, slack: AsyncWebCli
     app.event("app_mention")(on_message)
     app.event("message")(on_message)
     app.action(STOP_ACTION)(stop_listener(runner))
+    app.action(OFFER_ACTION)(offer_listener(relay))
+    app.action(DISMISS_ACTION)(dismiss_listener())
     app.command(COMMAND)(command_listener(relay, slack))
     app.event(re.compile(".*"))(_acknowledge)
 

@@ -1,11 +1,14 @@
-"""Buttons on the bot's messages."""
+"""Buttons on the bot's messages: Stop, and the answer to an offer to analyse dropped files."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from bot.relay import Relay
 from bot.turns.runner import TurnRunner
 
 
@@ -21,3 +24,44 @@ def stop_listener(runner: TurnRunner) -> Any:
         runner.stop(turn_id, (body.get("user") or {}).get("id"))
 
     return on_stop
+
+
+def offer_listener(relay: Relay) -> Any:
+    """Analyse: the uploader consents; the offer goes away and a thread starts on their message."""
+
+    async def on_offer(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        target = _target(action)
+        if target is None:
+            return
+        await respond(delete_original=True)
+        await relay.accept_offer(
+            team_id=str((body.get("team") or {}).get("id") or body.get("user", {}).get("team_id") or ""),
+            channel_id=str((body.get("channel") or {}).get("id") or ""),
+            user_id=str((body.get("user") or {}).get("id") or ""),
+            ts=target[0],
+            thread_ts=target[1],
+        )
+
+    return on_offer
+
+
+def dismiss_listener() -> Any:
+    """Not now: the offer goes away and nothing is sent anywhere."""
+
+    async def on_dismiss(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await respond(delete_original=True)
+
+    return on_dismiss
+
+
+def _target(action: dict[str, Any]) -> tuple[str, str | None] | None:
+    try:
+        value = json.loads(str(action.get("value") or ""))
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("ts"), str):
+        return None
+    thread_ts = value.get("thread_ts")
+    return value["ts"], thread_ts if isinstance(thread_ts, str) else None

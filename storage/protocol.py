@@ -8,9 +8,9 @@ Times come from the store's clock; arguments that are times must be aware dateti
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from storage.records import (
     ArchiveReason,
@@ -102,8 +102,19 @@ class SessionStore(Protocol):
 class TurnStore(Protocol):
     """Turns: each request in a thread, queued and run strictly in order."""
 
-    async def enqueue_turn(self, session_id: int, *, user_id: str, message_ts: str, text: str) -> tuple[Turn, bool]:
-        """Queue a turn (next seq) and touch the session; a repeated message returns the existing turn."""
+    async def enqueue_turn(
+        self,
+        session_id: int,
+        *,
+        user_id: str,
+        message_ts: str,
+        text: str,
+        files: Sequence[Mapping[str, Any]] = (),
+    ) -> tuple[Turn, bool]:
+        """Queue a turn (next seq) with the Slack files its message carried, and touch the session.
+
+        A repeated message returns the existing turn.
+        """
         ...
 
     async def get_turn(self, turn_id: int) -> Turn | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 
 class SessionState(StrEnum):
@@ -136,6 +138,13 @@ class Turn(Record):
     output_tokens: int | None
     duration_ms: int | None
     new_sandbox: bool
+    #: The Slack file objects the message carried (as Slack sent them), attached when the turn runs.
+    files: tuple[dict[str, Any], ...] = ()
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _decode_files(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class QueuePosition(Record):

@@ -39,6 +39,8 @@ class IncomingMessage(BaseModel):
     text: str = ""
     mentions_bot: bool = False
     files: list[dict[str, Any]] = Field(default_factory=list)
+    #: ``app_mention`` payloads may leave out the message's files; the relay then reads them back.
+    files_may_be_missing: bool = False
 
     @property
     def thread(self) -> ThreadKey:
@@ -81,6 +83,7 @@ def parse_message(event: dict[str, Any], *, team_id: str | None, bot_user_id: st
         text=" ".join(text.split()) if "\n" not in text else text.strip(),
         mentions_bot=mentions_bot,
         files=list(event.get("files") or []),
+        files_may_be_missing=event.get("type") == "app_mention" and "files" not in event,
     )
 
 

@@ -1,4 +1,4 @@
-"""Runs one turn: the thread's conversation, the streamed response, the status line, the answer.
+"""Runs one turn: its files, the thread's conversation, the streamed response, the answer.
 
 A turn is a durable record, written before each step that talks to the outside: the response id
 is stored as soon as the stream announces it, so a broken stream is recovered by retrieving the
@@ -9,31 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent import AgentRef
 from bot.config import Settings
 from bot.errors import BotError, FoundryError, FoundryUnavailable, ResponseFailed
+from bot.files.intake import FileIntake
 from bot.foundry.client import Foundry, ResponseRequest
 from bot.foundry.models import Response
-from bot.render import for_slack
 from bot.slack.inbound import ThreadKey
 from bot.slack.status import StatusBoard, StatusMessage
 from bot.turns.observer import TERMINAL_STATUSES, RunObserver
+from bot.turns.poster import ThreadPoster
+from bot.turns.prompt import SANDBOX_RESTARTED, turn_input
 from storage.protocol import Store
-from storage.records import Session, Turn
+from storage.records import FileStatus, Session, Turn
 
 logger = logging.getLogger(__name__)
 
-ANSWER_EVENT = "code_interpreter_answer"
-_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
-_EMPTY_ANSWER = "I ran the request but the model returned no text. Try rephrasing the question."
-_STOPPED = "The model stopped before finishing (it ran out of room or time). Try a smaller step."
+FILES_READY = ":paperclip: Ready: ask me anything about the files in this thread."
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,15 @@ class TurnDeps:
     slack: AsyncWebClient
     agent: AgentRef
     statuses: StatusBoard
+    intake: FileIntake
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A finished run: the response, and whether it ran in a new sandbox."""
+
+    response: Response
+    restarted: bool
 
 
 class StopRequested(Exception):
@@ -77,86 +83,83 @@ class TurnRunner:
 
     async def run(self, turn: Turn) -> None:
         """Run the turn to its end, whatever happens; failures become a sentence in the thread."""
+        await self._guarded(turn, resume=False)
+
+    async def resume(self, turn: Turn) -> None:
+        """Finish a turn a previous process left in flight, without asking Foundry twice."""
+        await self._guarded(turn, resume=True)
+
+    async def _guarded(self, turn: Turn, *, resume: bool) -> None:
         session = await self._d.store.get_session(turn.session_id)
         if session is None:
             return
         thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
         status = self._d.statuses.get(thread, turn.id, turn.status_message_ts)
-        started = time.monotonic()
+        poster = ThreadPoster(self._d.slack, thread, turn.id)
         try:
-            response = await self._respond(turn, session, thread, status)
-            await self._answer(turn, thread, status, response, started)
+            if resume:
+                await self._resume(turn, status, poster)
+            else:
+                await self._run(turn, session, thread, status, poster)
         except StopRequested as stop:
             await self._d.store.stop_turn(turn.id)
             who = f" by <@{stop.user_id}>" if stop.user_id else ""
             await status.finish(f":octagonal_sign: Stopped{who}.")
         except BotError as exc:
             logger.warning("turn %s failed: %s", turn.id, exc)
-            await self._fail(turn, thread, status, _code(exc), exc.user_message)
+            await self._fail(turn, status, poster, _code(exc), exc.user_message)
         except Exception:
             # A bug of ours: log it whole, and still tell the thread instead of going silent.
             logger.exception("turn %s failed unexpectedly", turn.id)
-            await self._fail(turn, thread, status, "internal_error", BotError.user_message)
+            await self._fail(turn, status, poster, "internal_error", BotError.user_message)
         finally:
             self._d.statuses.forget(turn.id)
 
-    async def _fail(self, turn: Turn, thread: ThreadKey, status: StatusMessage, code: str, text: str) -> None:
-        await self._d.store.fail_turn(turn.id, code)
-        await status.finish(":warning: Couldn't finish this one.")
-        await self._say(thread, text, turn.id)
-
-    async def resume(self, turn: Turn) -> None:
-        """Finish a turn a previous process left in flight, without asking Foundry twice."""
-        session = await self._d.store.get_session(turn.session_id)
-        if session is None:
+    async def _run(
+        self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage, poster: ThreadPoster
+    ) -> None:
+        started = time.monotonic()
+        if turn.files:
+            await status.show(":paperclip: Attaching files…")
+            outcomes = await self._d.intake.attach(session, turn.files)
+            await poster.say("\n".join(outcome.line for outcome in outcomes))
+        if not turn.text:
+            await self._d.store.finish_turn(turn.id)
+            await status.finish(FILES_READY)
             return
-        thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
-        status = self._d.statuses.get(thread, turn.id, turn.status_message_ts)
-        try:
-            if turn.response_id is None or await self._already_answered(thread, turn.id):
-                await self._abandon(turn, thread, status, answered=turn.response_id is not None)
-                return
-            response = await self.recover(turn.response_id)
-            await self._answer(turn, thread, status, response, time.monotonic())
-        except BotError as exc:
-            await self._fail(turn, thread, status, _code(exc), exc.user_message)
-        finally:
-            self._d.statuses.forget(turn.id)
+        run = await self._respond(turn, session, thread, status)
+        await self._post(turn, status, poster, run.response, started)
+        if run.restarted:
+            await poster.say(SANDBOX_RESTARTED)
 
-    async def _abandon(self, turn: Turn, thread: ThreadKey, status: StatusMessage, *, answered: bool) -> None:
-        if answered:
+    async def _resume(self, turn: Turn, status: StatusMessage, poster: ThreadPoster) -> None:
+        if turn.response_id is not None and await poster.already_answered():
             await self._d.store.finish_turn(turn.id)
             await status.finish(":white_check_mark: Done.")
-            return
-        await self._d.store.fail_turn(turn.id, "interrupted")
-        await status.finish(":warning: Interrupted.")
-        await self._say(thread, "I was restarted before I could work on this. Please ask again.", turn.id)
+        elif turn.response_id is None:
+            await self._d.store.fail_turn(turn.id, "interrupted")
+            await status.finish(":warning: Interrupted.")
+            await poster.say("I was restarted before I could work on this. Please ask again.")
+        else:
+            await self._post(turn, status, poster, await self.recover(turn.response_id), time.monotonic())
 
-    async def _already_answered(self, thread: ThreadKey, turn_id: int) -> bool:
-        """Whether an earlier process already posted this turn's answer (it carries the turn in metadata)."""
-        try:
-            replies = await self._d.slack.conversations_replies(
-                channel=thread.channel_id, ts=thread.root_ts, include_all_metadata=True, limit=1000
-            )
-        except SlackApiError:
-            return False
-        for message in replies.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == ANSWER_EVENT and payload.get("turn_id") == turn_id:
-                return True
-        return False
+    async def _fail(self, turn: Turn, status: StatusMessage, poster: ThreadPoster, code: str, text: str) -> None:
+        await self._d.store.fail_turn(turn.id, code)
+        await status.finish(":warning: Couldn't finish this one.")
+        await poster.say(text)
 
-    async def _respond(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> Response:
+    async def _respond(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
         await status.show(":thinking_face: Thinking…")
         await status.assistant_status("is thinking…")
         conversation_id = session.conversation_id or await self._open_conversation(session, thread)
+        files = await self._d.store.list_files(session.id, statuses=[FileStatus.UPLOADED])
+        files = files[-self._d.agent.slots :]
         request = ResponseRequest(
             agent_name=self._d.agent.name,
             agent_version=self._d.agent.version,
             conversation_id=conversation_id,
-            input=turn.text,
-            structured_inputs=self._d.agent.slot_inputs([]),
+            input=turn_input(turn.text, files),
+            structured_inputs=self._d.agent.slot_inputs([f.foundry_file_id for f in files if f.foundry_file_id]),
             include=["code_interpreter_call.outputs"],
             metadata={"slack_thread": thread.tag()},
         )
@@ -164,7 +167,7 @@ class TurnRunner:
         task = asyncio.create_task(self._stream(turn, request, observer, status))
         self._running[turn.id] = task
         try:
-            return await task
+            response = await task
         except asyncio.CancelledError:
             if turn.id not in self._stopped_by:
                 raise  # the bot is shutting down, not a Stop
@@ -172,7 +175,8 @@ class TurnRunner:
             raise StopRequested(self._stopped_by.pop(turn.id)) from None
         finally:
             self._running.pop(turn.id, None)
-            await self._record_run(turn, session, observer)
+            restarted = await self._record_run(turn, session, observer)
+        return _Run(response, restarted)
 
     async def _open_conversation(self, session: Session, thread: ThreadKey) -> str:
         conversation = await self._d.foundry.create_conversation(
@@ -224,27 +228,25 @@ class TurnRunner:
         except FoundryError as exc:  # finished meanwhile, or not cancellable: the stream is closed anyway
             logger.info("cancel of %s not accepted: %s", response_id, exc)
 
-    async def _record_run(self, turn: Turn, session: Session, observer: RunObserver) -> None:
+    async def _record_run(self, turn: Turn, session: Session, observer: RunObserver) -> bool:
+        """Store the run's code and containers; True when it ran in a different sandbox than before."""
         for call_id, code in observer.code:
             await self._d.store.add_code(turn.id, call_id, code)
+        restarted = False
         for container_id in observer.containers:
             fresh = session.last_container_id is not None and container_id != session.last_container_id
+            restarted = restarted or fresh
             await self._d.store.set_turn_container(turn.id, container_id, new_sandbox=fresh)
+        return restarted
 
-    async def _answer(
-        self, turn: Turn, thread: ThreadKey, status: StatusMessage, response: Response, started: float
+    async def _post(
+        self, turn: Turn, status: StatusMessage, poster: ThreadPoster, response: Response, started: float
     ) -> None:
         if response.status == "failed":
             code = response.error.code if response.error else None
             raise ResponseFailed(f"response {response.id} failed: {response.error}", code=code)
         await self._d.store.start_posting(turn.id)
-        text = response.text or _EMPTY_ANSWER
-        if response.status == "incomplete":
-            text += f"\n\n_{_STOPPED}_"
-        if note := _missing_package_note(response):
-            text += f"\n\n_{note}_"
-        for part in for_slack(text):
-            await self._say(thread, part, turn.id, markdown=True)
+        await poster.answer(response)
         usage = response.usage
         await self._d.store.finish_turn(
             turn.id,
@@ -252,31 +254,6 @@ class TurnRunner:
             output_tokens=usage.output_tokens if usage else None,
         )
         await status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.")
-
-    async def _say(self, thread: ThreadKey, text: str, turn_id: int, *, markdown: bool = False) -> None:
-        metadata = {"event_type": ANSWER_EVENT, "event_payload": {"turn_id": turn_id}}
-        try:
-            if markdown:
-                await self._d.slack.chat_postMessage(
-                    channel=thread.channel_id, thread_ts=thread.root_ts, markdown_text=text, metadata=metadata
-                )
-            else:
-                await self._d.slack.chat_postMessage(
-                    channel=thread.channel_id, thread_ts=thread.root_ts, text=text, metadata=metadata
-                )
-        except SlackApiError as exc:
-            logger.error("could not post to %s: %s", thread.tag(), exc.response.get("error"))
-
-
-def _missing_package_note(response: Response) -> str | None:
-    logs = " ".join(str(output.get("logs", "")) for call in response.code_calls for output in (call.outputs or []))
-    missing = _MISSING_MODULE.findall(logs + " " + response.text)
-    if not missing:
-        return None
-    return (
-        f"The sandbox has a fixed set of Python packages and `{missing[0]}` isn't one of them. "
-        "Ask for an approach that uses common data-science packages (pandas, numpy, matplotlib)."
-    )
 
 
 def _code(exc: BotError) -> str:

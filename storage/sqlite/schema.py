@@ -137,5 +137,11 @@ CREATE TABLE usage (
 CREATE INDEX usage_team_day ON usage (team_id, day);
 """
 
+# A turn remembers the Slack files its message carried, so they are attached when it runs
+# (the question waits for its files) and again if the turn is resumed after a restart.
+_V2 = """
+ALTER TABLE turns ADD COLUMN files TEXT NOT NULL DEFAULT '[]';
+"""
+
 #: Every schema step, oldest first.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1),)
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2))

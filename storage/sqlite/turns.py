@@ -6,15 +6,19 @@ a late one (a Stop pressed as the turn finished) gets ``None`` instead of clobbe
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bot.errors import StorageError
 from storage.records import Turn
 from storage.sqlite.codec import load, timestamp
 from storage.sqlite.database import Params, Queries, execute, fetch_one, fetch_value
 
 _ENQUEUE = """
-INSERT INTO turns (session_id, seq, team_id, channel_id, user_id, message_ts, text, state, created_at)
+INSERT INTO turns (session_id, seq, team_id, channel_id, user_id, message_ts, text, files, state, created_at)
 SELECT id, COALESCE((SELECT MAX(seq) FROM turns WHERE session_id = :session_id), 0) + 1,
-       team_id, channel_id, :user_id, :message_ts, :text, 'queued', :now
+       team_id, channel_id, :user_id, :message_ts, :text, :files, 'queued', :now
 FROM sessions WHERE id = :session_id
 ON CONFLICT (session_id, message_ts) DO NOTHING
 RETURNING *
@@ -63,9 +67,24 @@ RETURNING *
 class SqliteTurns(Queries):
     """The turn life cycle of ``TurnStore`` on SQLite (queue queries live in ``queue``)."""
 
-    async def enqueue_turn(self, session_id: int, *, user_id: str, message_ts: str, text: str) -> tuple[Turn, bool]:
+    async def enqueue_turn(
+        self,
+        session_id: int,
+        *,
+        user_id: str,
+        message_ts: str,
+        text: str,
+        files: Sequence[Mapping[str, Any]] = (),
+    ) -> tuple[Turn, bool]:
         now = timestamp(self._db.now())
-        params = {"session_id": session_id, "user_id": user_id, "message_ts": message_ts, "text": text, "now": now}
+        params = {
+            "session_id": session_id,
+            "user_id": user_id,
+            "message_ts": message_ts,
+            "text": text,
+            "files": json.dumps([dict(f) for f in files]),
+            "now": now,
+        }
         async with self._db.write("enqueue turn") as conn:
             created = await fetch_one(conn, _ENQUEUE, params)
             if created is not None:

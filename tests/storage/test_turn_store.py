@@ -285,3 +285,17 @@ async def test_list_turns_in_seq_order(store: Store, session: Session) -> None:
     turns = [await _enqueue(store, session, f"1.{n}") for n in range(3)]
 
     assert await store.list_turns(session.id) == turns
+
+
+async def test_enqueue_turn_keeps_the_message_files(store: Store, session: Session) -> None:
+    """The Slack files a message carried come back with its turn, in order, as Slack sent them."""
+    files = [
+        {"id": "F1", "name": "sales.csv", "size": 10, "url_private_download": "https://files.slack.com/x"},
+        {"id": "F2", "name": "notes.txt", "size": 3, "file_access": "check_file_info"},
+    ]
+    queued, _ = await store.enqueue_turn(session.id, user_id="U1", message_ts="9.0", text="", files=files)
+    assert queued.files == tuple(files)
+    assert (await store.get_turn(queued.id)).files == tuple(files)  # type: ignore[union-attr]
+    again, created = await store.enqueue_turn(session.id, user_id="U1", message_ts="9.0", text="", files=[])
+    assert not created
+    assert again.files == tuple(files)

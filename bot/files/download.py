@@ -1,0 +1,263 @@
+"""Downloading a Slack file to disk: the token only for Slack, redirects by hand, flat memory.
+
+Slack serves ``url_private_download`` only to a request that carries the bot token, and it may
+answer with a redirect to another host (slack-api.md §5.2). HTTP clients drop ``Authorization``
+on a cross-origin redirect, so a bot that lets them follow it saves Slack's HTML login page
+instead of the file. Here every redirect is followed by hand, and the token is re-added only
+where :func:`~bot.files.hosts.token_allowed` says so: a Slack host over https, or the loopback
+``SLACK_API_URL`` host over http. A redirect to any other host (a CDN with a signed URL, say)
+is followed *without* the token: the signature in that URL is its credential, and the token is
+not ours to hand to anyone but Slack. A first URL that is not a Slack host is not fetched at all.
+
+The body streams into a new temporary file in the caller's folder, hashed as it goes and cut
+off at ``max_bytes``, so memory stays near ``chunk_size`` whatever the file's size. A login page
+is not an error here: :attr:`Spooled.content_type` says ``text/html`` and the caller decides.
+Logs and error details name host and path only: never the query (signed URLs), never the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from bot.errors import FileDownloadFailed, FileTooLarge, NotASlackFile
+from bot.files.hosts import describe, is_slack_host, token_allowed
+from bot.files.names import safe_name
+
+__all__ = ["SlackDownloader", "Spooled", "aiter_file", "is_slack_host"]
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 256 * 1024
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: A server asking for a longer pause than this is not waited for; the person can try again.
+MAX_RETRY_AFTER_S = 30.0
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """A downloaded file on disk: where it is, its size, its SHA-256 (hex) and its served type."""
+
+    path: Path
+    size: int
+    sha256: str
+    #: The final response's media type, lower-case, without parameters ("" when none was sent).
+    content_type: str
+
+
+class _Retryable(Exception):
+    """A failure worth another try: a transport error, 429 or 5xx."""
+
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class SlackDownloader:
+    """Downloads Slack files with the bot token over a shared ``httpx.AsyncClient``.
+
+    ``retry_delays`` are the pauses before each retry of a hop that met a transport error, a 429
+    or a 5xx (its length is the number of retries); a ``Retry-After`` of up to 30 s replaces the
+    pause, a longer one ends the download.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str,
+        *,
+        api_url: str,
+        chunk_size: int = CHUNK_SIZE,
+        max_redirects: int = 5,
+        retry_delays: Sequence[float] = (0.5, 2.0),
+    ) -> None:
+        if "Authorization" in http.headers:
+            raise ValueError("the shared client must not carry an Authorization header: it would reach every host")
+        self._http = http
+        self._token = token
+        self._api_url = api_url
+        self._chunk_size = chunk_size
+        self._max_redirects = max_redirects
+        self._retry_delays = tuple(retry_delays)
+
+    async def spool(self, url: str, folder: Path, *, max_bytes: int, name: str = "file") -> Spooled:
+        """Download ``url`` into a new file in ``folder``; a :class:`FileRelayError` says why not.
+
+        Nothing is left in ``folder`` when this raises, cancellation included.
+        """
+        shown = safe_name(name)
+        start = self._first_url(url, shown)
+        path = await asyncio.to_thread(_new_spool_file, folder)
+        try:
+            return await self._follow(start, path, max_bytes=max_bytes, name=shown)
+        except BaseException:
+            path.unlink(missing_ok=True)  # not in a thread: this must run even when cancelled
+            raise
+
+    def _first_url(self, url: str, name: str) -> httpx.URL:
+        """The URL to start from, if the token may go there; otherwise nothing is sent at all."""
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            parsed = httpx.URL()
+        if not token_allowed(parsed, api_url=self._api_url):
+            where = describe(parsed)
+            logger.warning("refused to download from %s: not a Slack host over https", where)
+            raise NotASlackFile(f"refused to download from {where}: not a Slack host over https", name=name)
+        return parsed
+
+    async def _follow(self, url: httpx.URL, path: Path, *, max_bytes: int, name: str) -> Spooled:
+        """Fetch hop after hop until a response has a body, or the redirects run out."""
+        for _ in range(self._max_redirects + 1):
+            result = await self._fetch(url, path, max_bytes=max_bytes, name=name)
+            if isinstance(result, Spooled):
+                return result
+            url = result
+        raise FileDownloadFailed(f"more than {self._max_redirects} redirects (next: {describe(url)})", name=name)
+
+    async def _fetch(self, url: httpx.URL, path: Path, *, max_bytes: int, name: str) -> Spooled | httpx.URL:
+        """One hop, tried again after transport errors, 429 and 5xx."""
+        attempt = 0
+        while True:
+            try:
+                return await self._request(url, path, max_bytes=max_bytes, name=name)
+            except _Retryable as exc:
+                pause = self._pause(attempt, exc.retry_after)
+                if pause is None:
+                    raise FileDownloadFailed(f"{exc} (attempt {attempt + 1}, giving up)", name=name) from exc
+                logger.warning("download attempt %d failed: %s; retrying in %.2f s", attempt + 1, exc, pause)
+                await asyncio.sleep(pause)
+                attempt += 1
+
+    def _pause(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next try, or None to give up."""
+        if attempt >= len(self._retry_delays):
+            return None
+        if retry_after is None:
+            return self._retry_delays[attempt]
+        return retry_after if retry_after <= MAX_RETRY_AFTER_S else None
+
+    async def _request(self, url: httpx.URL, path: Path, *, max_bytes: int, name: str) -> Spooled | httpx.URL:
+        """One GET: a redirect's target, or the body saved to ``path``."""
+        # identity: a compressed body could inflate far past chunk_size in one decoded piece.
+        headers = {"Accept-Encoding": "identity"}
+        if token_allowed(url, api_url=self._api_url):
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            # auth=None: never the shared client's own auth, whatever it was built with.
+            async with self._http.stream("GET", url, headers=headers, auth=None, follow_redirects=False) as response:
+                return await self._handle(response, url, path, max_bytes=max_bytes, name=name)
+        except httpx.TransportError as exc:  # connect/read failures and timeouts, mid-body too
+            raise _Retryable(f"{type(exc).__name__} ({exc}) from {describe(url)}") from exc
+        except httpx.HTTPError as exc:  # e.g. a body that would not decode
+            raise FileDownloadFailed(f"{type(exc).__name__} from {describe(url)}", name=name) from exc
+
+    async def _handle(
+        self, response: httpx.Response, url: httpx.URL, path: Path, *, max_bytes: int, name: str
+    ) -> Spooled | httpx.URL:
+        status = response.status_code
+        if status in REDIRECT_STATUSES:
+            return _redirect_target(response, url, name)
+        if status == 429 or status >= 500:
+            raise _Retryable(f"HTTP {status} from {describe(url)}", _retry_after(response))
+        if not response.is_success:
+            raise FileDownloadFailed(f"HTTP {status} from {describe(url)}", name=name)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise FileTooLarge(
+                f"{describe(url)} announced {declared} bytes, over {max_bytes}", name=name, limit=max_bytes
+            )
+        return await self._save(response, url, path, max_bytes=max_bytes, name=name)
+
+    async def _save(
+        self, response: httpx.Response, url: httpx.URL, path: Path, *, max_bytes: int, name: str
+    ) -> Spooled:
+        """Stream the body into ``path`` (truncated first, so a retry starts clean), hashing it."""
+        hasher = hashlib.sha256()
+        size = 0
+        out = await asyncio.to_thread(path.open, "wb")
+        try:
+            async for chunk in response.aiter_bytes(self._chunk_size):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FileTooLarge(f"{describe(url)} passed {max_bytes} bytes", name=name, limit=max_bytes)
+                await asyncio.to_thread(_absorb, out, hasher.update, chunk)
+        finally:
+            out.close()  # flushes at most one small buffer; never skipped, even when cancelled
+        logger.debug("downloaded %d bytes from %s", size, describe(url))
+        return Spooled(path=path, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
+
+
+async def aiter_file(path: Path, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+    """Read a spooled file back in chunks, each read in a worker thread so the loop never blocks."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, chunk_size):
+            yield chunk
+    finally:
+        handle.close()
+
+
+def _new_spool_file(folder: Path) -> Path:
+    """An empty, private (0600) file in ``folder``; its name owes nothing to the uploader's."""
+    fd, name = tempfile.mkstemp(prefix="slack-", suffix=".download", dir=folder)
+    os.close(fd)
+    return Path(name)
+
+
+def _absorb(out: IO[bytes], update: Callable[[bytes], object], chunk: bytes) -> None:
+    """Write and hash one chunk (in a worker thread: both release the GIL on large buffers)."""
+    out.write(chunk)
+    update(chunk)
+
+
+def _redirect_target(response: httpx.Response, url: httpx.URL, name: str) -> httpx.URL:
+    """Where a redirect points, resolved against ``url``; only http(s) URLs are followed."""
+    location = response.headers.get("Location", "")
+    try:
+        target = url.join(location) if location else None
+    except httpx.InvalidURL:
+        target = None
+    if target is None or target.scheme not in ("http", "https") or not target.host:
+        raise FileDownloadFailed(
+            f"HTTP {response.status_code} from {describe(url)} without a usable Location", name=name
+        )
+    logger.debug("redirect %d: %s -> %s", response.status_code, describe(url), describe(target))
+    return target
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds (delta or HTTP date), if there is a readable one."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _media_type(response: httpx.Response) -> str:
+    value: str = response.headers.get("Content-Type", "")
+    return value.partition(";")[0].strip().lower()

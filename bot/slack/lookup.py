@@ -1,0 +1,24 @@
+"""Reading a message back from Slack, for the files an event did not carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+
+async def message_files(slack: AsyncWebClient, channel: str, ts: str, root_ts: str) -> list[dict[str, Any]]:
+    """The files attached to message ``ts`` in the thread rooted at ``root_ts`` (empty if none or unreadable)."""
+    cursor: str | None = None
+    while True:
+        try:
+            page = await slack.conversations_replies(channel=channel, ts=root_ts, cursor=cursor, limit=200)
+        except SlackApiError:
+            return []
+        for message in page.get("messages") or []:
+            if message.get("ts") == ts:
+                return list(message.get("files") or [])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not page.get("has_more") or not cursor:
+            return []

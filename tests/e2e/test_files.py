@@ -1,0 +1,215 @@
+"""Files dropped in Slack: checked before anything leaves Slack, streamed to Foundry, each with an outcome."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from bot.emulators.foundry import FoundryEmulator
+from bot.emulators.slack import FileUpload, SlackEmulator
+from bot.relay import OFFER_ACTION
+
+from .harness import Stack, running_bot
+
+DATA = Path(__file__).parents[1] / "data"
+VALID = sorted((DATA / "valid").iterdir())
+HOSTILE = {
+    "program.exe": ".exe files can't be analysed. Accepted: c, cpp",
+    "script.sh": ".sh files can't be analysed",
+    "binary-named.png": "not really",
+    "pdf-named.txt": "not really",
+    "jpeg-named.gif": "not really",
+    "not-really.xlsx": "not really",
+    "not-really.docx": "not really",
+    "binary.csv": "not really",
+    "empty.csv": "empty",
+    "login-page.pdf": "files:read",
+}
+
+
+def uploads(foundry: FoundryEmulator) -> int:
+    return sum(1 for r in foundry.requests if r.route == "files.create")
+
+
+def bot_texts(slack: SlackEmulator, channel: object, root_ts: str) -> list[str]:
+    return [m.text or "" for m in slack.thread(channel, root_ts) if m.user == slack.bot.id]
+
+
+async def drop(stack: Stack, files: list[FileUpload], text: str = "") -> tuple[object, str]:
+    """Alice mentions the bot with files in a new thread; returns the channel and the root ts."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {text}".strip(), files=files)
+    return general, root.ts
+
+
+async def answered_mention(slack: SlackEmulator, user: object, channel: object) -> None:
+    """Ask something quick and wait for the answer: everything sent before it has been handled."""
+    probe = await slack.post_message(user, channel, f"<@{slack.bot.id}> ```python\nprint('probe')\n```")
+    await slack.wait_for_reply(channel, probe.ts, contains="probe", timeout=20)
+
+
+async def settle(stack: Stack) -> None:
+    await stack.slack.settle()
+    await stack.services.scheduler.wait_idle()
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+async def test_each_accepted_type_arrives_byte_for_byte(stack: Stack, path: Path) -> None:
+    """A real sample of every accepted type is attached, and Foundry holds exactly the same bytes."""
+    channel, root = await drop(stack, [FileUpload(path.name, path=path)])
+    await stack.slack.wait_for_reply(channel, root, contains=f"Attached {path.name}", timeout=20)
+    await settle(stack)
+    stored = list(stack.foundry.state.files)
+    assert len(stored) == 1
+    assert stack.foundry.stored_file_sha256(stored[0]) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("name", "reason"), sorted(HOSTILE.items()))
+async def test_each_hostile_file_is_refused_before_leaving_slack(stack: Stack, name: str, reason: str) -> None:
+    """Every hostile sample is skipped with its own reason, and no byte of it reaches Foundry."""
+    channel, root = await drop(stack, [FileUpload(name, path=DATA / "hostile" / name)])
+    reply = await stack.slack.wait_for_reply(channel, root, contains=f"Skipped {name}", timeout=20)
+    await settle(stack)
+    assert reason in (reply.text or "")
+    assert uploads(stack.foundry) == 0
+
+
+async def test_path_in_a_file_name_is_never_shown(stack: Stack) -> None:
+    """A file named like a path is shown by its last part only."""
+    channel, root = await drop(stack, [FileUpload("../../etc/passwd.csv", content=b"a,b\n1,2\n")])
+    reply = await stack.slack.wait_for_reply(channel, root, contains="passwd.csv", timeout=20)
+    assert "../" not in (reply.text or "")
+    assert "etc/" not in (reply.text or "")
+
+
+async def test_three_files_one_bad_each_get_their_outcome(stack: Stack) -> None:
+    """Two good files are attached and the bad one is skipped with its reason, all in one reply."""
+    files = [
+        FileUpload("sales.csv", path=DATA / "valid" / "sales.csv"),
+        FileUpload("program.exe", path=DATA / "hostile" / "program.exe"),
+        FileUpload("notes.txt", path=DATA / "valid" / "notes.txt"),
+    ]
+    channel, root = await drop(stack, files)
+    reply = await stack.slack.wait_for_reply(channel, root, contains="Skipped program.exe", timeout=20)
+    text = reply.text or ""
+    assert "Attached sales.csv" in text
+    assert "Attached notes.txt" in text
+    assert ".exe files can't be analysed" in text
+    await settle(stack)
+    assert uploads(stack.foundry) == 2
+
+
+async def test_question_with_a_file_runs_after_the_file_is_attached(stack: Stack) -> None:
+    """A question sent with a file is answered using that file in the same turn."""
+    csv = DATA / "valid" / "sales.csv"
+    channel, root = await drop(stack, [FileUpload("sales.csv", path=csv)], "describe the data")
+    await stack.slack.wait_for_reply(channel, root, contains="revenue", timeout=30)
+    await settle(stack)
+    run = next(r.body for r in stack.foundry.requests if r.route == "responses.create")
+    file_id = next(iter(stack.foundry.state.files))
+    assert file_id in run["structured_inputs"].values()
+    assert "sales.csv" in run["input"]
+    assert "/mnt/data" in run["input"]
+
+
+async def test_same_bytes_dropped_twice_are_uploaded_once(stack: Stack) -> None:
+    """Dropping the same file again in the thread reuses the upload."""
+    slack = stack.slack
+    csv = DATA / "valid" / "sales.csv"
+    channel, root = await drop(stack, [FileUpload("sales.csv", path=csv)])
+    await slack.wait_for_reply(channel, root, contains="Attached sales.csv", timeout=20)
+    alice = next(u for u in slack.core.workspace.users.values() if u.name == "alice")
+    await slack.post_message(alice, channel, "", thread_ts=root, files=[FileUpload("copy.csv", path=csv)])
+    await slack.wait_for_reply(channel, root, contains="Already attached", timeout=20)
+    await settle(stack)
+    assert uploads(stack.foundry) == 1
+
+
+async def test_cross_host_redirect_is_followed_with_the_token(stack: Stack) -> None:
+    """A file served through a redirect to Slack's file host still arrives intact."""
+    stack.slack.redirect_downloads()
+    path = DATA / "valid" / "invoice.pdf"
+    channel, root = await drop(stack, [FileUpload("invoice.pdf", path=path)])
+    await stack.slack.wait_for_reply(channel, root, contains="Attached invoice.pdf", timeout=20)
+    hosts = {d.host for d in stack.slack.download_requests}
+    assert hosts == {"primary", "cdn"}
+    assert all(d.had_authorization for d in stack.slack.download_requests)
+
+
+async def test_more_files_than_slots_are_skipped_with_the_reason(stack: Stack) -> None:
+    """Past the agent's file slots (5 here), further files are skipped and say why."""
+    files = [FileUpload(f"part{i}.csv", content=f"n\n{i}\n".encode()) for i in range(6)]
+    channel, root = await drop(stack, files)
+    reply = await stack.slack.wait_for_reply(channel, root, contains="Skipped part5.csv", timeout=30)
+    assert "Start a new thread" in (reply.text or "")
+    await settle(stack)
+    assert uploads(stack.foundry) == 5
+
+
+async def test_slack_connect_stub_is_resolved_with_files_info(stack: Stack) -> None:
+    """A file that arrives as a check_file_info stub is looked up and attached."""
+    path = DATA / "valid" / "metrics.json"
+    channel, root = await drop(stack, [FileUpload("metrics.json", path=path, check_file_info=True)])
+    await stack.slack.wait_for_reply(channel, root, contains="Attached metrics.json", timeout=20)
+    assert stack.slack.api_calls("files.info")
+
+
+async def test_expired_sandbox_gets_the_files_back_and_the_thread_is_told(stack: Stack) -> None:
+    """After the sandbox expires, the next turn runs in a fresh one with the files and says so."""
+    slack = stack.slack
+    csv = DATA / "valid" / "sales.csv"
+    channel, root = await drop(stack, [FileUpload("sales.csv", path=csv)], "list files")
+    await slack.wait_for_reply(channel, root, contains="sales.csv", timeout=30)
+    await settle(stack)
+    stack.foundry.expire_containers()
+    alice = next(u for u in slack.core.workspace.users.values() if u.name == "alice")
+    await slack.post_message(alice, channel, "list files", thread_ts=root)
+    await slack.wait_for_reply(channel, root, contains="sandbox was restarted", timeout=30)
+    await settle(stack)
+    answers = [t for t in bot_texts(slack, channel, root) if "sales.csv" in t and "Attached" not in t]
+    assert len(answers) == 2  # both listings show the file: it was mounted again
+
+
+@pytest.mark.parametrize("mode", ["offer", "auto", "ignore"])
+async def test_file_dropped_without_mention_follows_file_drop_mode(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, mode: str
+) -> None:
+    """offer asks the uploader first, auto starts at once, ignore leaves the file alone."""
+    slack, foundry = pair
+    async with running_bot(slack, foundry, tmp_path / "bot.db", file_drop_mode=mode) as stack:
+        alice = slack.add_user("alice")
+        general = slack.add_channel("general", members=[alice])
+        csv = DATA / "valid" / "sales.csv"
+        root = await slack.post_message(alice, general, "Q3 numbers", files=[FileUpload("sales.csv", path=csv)])
+        if mode == "offer":
+            await slack.wait_for(lambda: bool(slack.ephemeral_messages(alice)), timeout=10)
+        else:
+            await answered_mention(slack, alice, general)  # a later message handled: the drop was too
+        await settle(stack)
+        offers = slack.ephemeral_messages(alice)
+        if mode == "offer":
+            assert len(offers) == 1
+            assert "Analyse sales.csv?" in (offers[0].text or "")
+            assert uploads(foundry) == 0  # nothing leaves Slack before consent
+            await slack.press_button(alice, general, offers[0].ts, OFFER_ACTION)
+        if mode == "ignore":
+            assert offers == []
+            assert bot_texts(slack, general, root.ts) == []
+            assert uploads(foundry) == 0
+            return
+        await slack.wait_for_reply(general, root.ts, contains="Attached sales.csv", timeout=20)
+        await settle(stack)
+        assert uploads(foundry) == 1
+        assert slack.ephemeral_messages(alice) == []  # the offer is gone once answered
+
+
+async def test_sandbox_file_name_keeps_the_original_spelling(stack: Stack) -> None:
+    """The file reaches Foundry under its own name (underscores kept), so code that names it finds it."""
+    channel, root = await drop(stack, [FileUpload("sales_2024.csv", path=DATA / "valid" / "sales.csv")])
+    await stack.slack.wait_for_reply(channel, root, contains="Attached sales", timeout=20)
+    await settle(stack)
+    assert [f.filename for f in stack.foundry.state.files.values()] == ["sales_2024.csv"]
