@@ -22,8 +22,11 @@ import httpx
 from bot.emulators.foundry import EmulatorConfig as FoundryConfig
 from bot.emulators.foundry import FoundryEmulator
 from bot.emulators.slack import EmulatorConfig as SlackConfig
-from bot.emulators.slack import SlackEmulator
+from bot.emulators.slack import FileUpload, SlackEmulator
 from bot.emulators.slack.models import Channel, Message, User
+
+#: Sample data shipped with the package for the demo.
+DEMO_DATA = Path(__file__).parent / "demo_data"
 
 #: Variables of the parent environment the bot must not inherit: it gets exactly the demo's.
 _OWN_PREFIXES = ("SLACK_", "AZURE_", "IDENTITY_", "MSI_", "DATABASE_", "AGENT_", "FOUNDRY_")
@@ -60,7 +63,7 @@ async def run_demo(*, patience: float = 60.0) -> int:
 
 
 async def play(slack: SlackEmulator, patience: float) -> None:
-    """The scripted conversation: a mention, a follow-up without a mention, and a DM."""
+    """The scripted conversation: a mention, a follow-up without a mention, a DM, and a CSV drop."""
     alice = slack.add_user("alice", real_name="Alice Analyst")
     bob = slack.add_user("bob", real_name="Bob Builder")
     channel = slack.add_channel("analytics", members=[alice, bob])
@@ -85,6 +88,12 @@ async def play(slack: SlackEmulator, patience: float) -> None:
     )
     await expect(slack, dm, question.ts, Step("a DM is answered", "5.333"), patience)
     show(slack, dm, question.ts, "DM with bob")
+
+    sales = FileUpload("sales.csv", path=DEMO_DATA / "sales.csv")
+    drop = await slack.post_message(alice, channel, f"{bot} describe the data", files=[sales])
+    await expect(slack, channel, drop.ts, Step("a dropped CSV is attached", "Attached sales.csv"), patience)
+    await expect(slack, channel, drop.ts, Step("a question about the CSV is answered", "revenue"), patience)
+    show(slack, channel, drop.ts, "#analytics, with a file")
 
 
 async def say(

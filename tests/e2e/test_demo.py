@@ -15,5 +15,7 @@ def test_demo_plays_every_step_and_exits_zero() -> None:
     assert "ok: a mention is answered in its thread" in result.stdout
     assert "ok: a follow-up needs no mention and sees earlier variables" in result.stdout
     assert "ok: a DM is answered" in result.stdout
+    assert "ok: a dropped CSV is attached" in result.stdout
+    assert "ok: a question about the CSV is answered" in result.stdout
     assert "162.89" in result.stdout
     assert "All demo steps happened." in result.stdout
