@@ -25,6 +25,7 @@ from bot.files.intake import FileIntake
 from bot.foundry.client import FoundryClient
 from bot.foundry.connect import open_foundry
 from bot.foundry.retry import RetryPolicy
+from bot.outputs.post import OutputPoster
 from bot.relay import Relay
 from bot.slack.client import build_web_client
 from bot.slack.status import StatusBoard
@@ -71,8 +72,16 @@ async def open_services(
             downloads, settings.slack_bot_token.get_secret_value(), api_url=settings.slack_api_url
         )
         intake = FileIntake(store, foundry, slack, downloader, max_bytes=settings.max_file_bytes, slots=agent.slots)
+        outputs = OutputPoster(foundry, slack, store, max_files=settings.max_output_files)
         deps = TurnDeps(
-            settings=settings, store=store, foundry=foundry, slack=slack, agent=agent, statuses=statuses, intake=intake
+            settings=settings,
+            store=store,
+            foundry=foundry,
+            slack=slack,
+            agent=agent,
+            statuses=statuses,
+            intake=intake,
+            outputs=outputs,
         )
         runner = TurnRunner(deps)
         slots = SessionSlots(settings.max_concurrent_sessions)
@@ -108,7 +117,7 @@ def create_app(settings: Settings, services: Services) -> AsyncApp:
         process_before_response=False,
         logger=_bolt_logger(),
     )
-    handlers.register(app, services.relay, services.runner, services.slack)
+    handlers.register(app, services.relay, services.runner, services.slack, services.store)
     return app
 
 

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     file_drop_mode: Literal["offer", "auto", "ignore"] = Field(
         default="offer", description="offer, auto or ignore (files dropped without a mention)"
     )
+    max_output_files: int = Field(
+        default=10, ge=1, le=50, description="how many generated files one turn posts back (1-50)"
+    )
+    show_code: Literal["button", "always"] = Field(
+        default="button", description="button (Show code on each answer) or always (post the code every time)"
+    )
     archive_reaction: str = Field(default="white_check_mark", min_length=1, description="an emoji name without colons")
     allowed_channels: CommaList = Field(default_factory=list, description="comma-separated channel ids")
     allowed_users: CommaList = Field(default_factory=list, description="comma-separated user ids")

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import httpx
@@ -63,7 +64,7 @@ async def run_demo(*, patience: float = 60.0) -> int:
 
 
 async def play(slack: SlackEmulator, patience: float) -> None:
-    """The scripted conversation: a mention, a follow-up without a mention, a DM, and a CSV drop."""
+    """The scripted conversation: a mention, a follow-up, a DM, a CSV drop, a chart and its code."""
     alice = slack.add_user("alice", real_name="Alice Analyst")
     bob = slack.add_user("bob", real_name="Bob Builder")
     channel = slack.add_channel("analytics", members=[alice, bob])
@@ -93,6 +94,12 @@ async def play(slack: SlackEmulator, patience: float) -> None:
     drop = await slack.post_message(alice, channel, f"{bot} describe the data", files=[sales])
     await expect(slack, channel, drop.ts, Step("a dropped CSV is attached", "Attached sales.csv"), patience)
     await expect(slack, channel, drop.ts, Step("a question about the CSV is answered", "revenue"), patience)
+    await say(slack, alice, channel, "plot revenue by month", thread_ts=drop.ts)
+    await expect(slack, channel, drop.ts, Step("a chart is asked for", "sales_chart.png"), patience)
+    chart = await posted_file(slack, channel, drop.ts, "sales_chart.png", patience)
+    saved = save_output(chart)
+    print(f"ok: the chart was posted in the thread (saved to {saved})")
+    await press_show_code(slack, alice, channel, drop.ts, patience)
     show(slack, channel, drop.ts, "#analytics, with a file")
 
 
@@ -111,6 +118,44 @@ async def expect(slack: SlackEmulator, channel: Channel, root_ts: str, step: Ste
     except TimeoutError as exc:
         raise DemoFailed(f"{step.title}: no answer containing {step.expect!r}\n{exc}") from None
     print(f"ok: {step.title} ({answer.ts})")
+
+
+async def posted_file(slack: SlackEmulator, channel: Channel, root_ts: str, name: str, patience: float) -> Path:
+    """The path of a file the bot shared in the thread, once it is there."""
+
+    def find() -> Path | None:
+        for message in slack.thread(channel, root_ts):
+            for file_id in message.files or []:
+                stored = slack.core.files.get(file_id)
+                if message.user == slack.bot.id and stored is not None and fnmatch(stored.name, name):
+                    return stored.path
+        return None
+
+    try:
+        await slack.wait_for(lambda: find() is not None, timeout=patience)
+    except TimeoutError:
+        raise DemoFailed(f"{name} never arrived in the thread") from None
+    found = find()
+    assert found is not None
+    return found
+
+
+def save_output(path: Path, folder: Path = Path("demo-output")) -> Path:
+    """Keep a copy of a file the bot posted, for a person to open after the demo."""
+    folder.mkdir(exist_ok=True)
+    target = folder / "sales_chart.png"
+    target.write_bytes(path.read_bytes())
+    return target
+
+
+async def press_show_code(slack: SlackEmulator, user: User, channel: Channel, root_ts: str, patience: float) -> None:
+    """Press Show code on the newest finished turn and wait for the snippet."""
+    status = [m for m in slack.thread(channel, root_ts) if m.user == slack.bot.id and "Done in" in (m.text or "")]
+    if not status:
+        raise DemoFailed("no finished turn to show the code of")
+    await slack.press_button(user, channel, status[-1].ts, "show_code")
+    await posted_file(slack, channel, root_ts, "code-turn-*.py", patience)
+    print("ok: Show code posted the code that ran")
 
 
 def _still_running(slack: SlackEmulator, channel: Channel, root_ts: str) -> bool:

@@ -12,15 +12,17 @@ import re
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.outputs.code import SHOW_CODE_ACTION
 from bot.relay import DISMISS_ACTION, OFFER_ACTION, Relay
 from bot.slack.status import STOP_ACTION
 from bot.turns.runner import TurnRunner
-from handlers.actions import dismiss_listener, offer_listener, stop_listener
+from handlers.actions import dismiss_listener, offer_listener, show_code_listener, stop_listener
 from handlers.commands import COMMAND, command_listener
 from handlers.messages import message_listener
+from storage.protocol import Store
 
 
-def register(app: AsyncApp, relay: Relay, runner: TurnRunner, slack: AsyncWebClient) -> None:
+def register(app: AsyncApp, relay: Relay, runner: TurnRunner, slack: AsyncWebClient, store: Store) -> None:
     """Attach every listener to ``app``."""
     on_message = message_listener(relay)
     app.event("app_mention")(on_message)
@@ -28,6 +30,7 @@ def register(app: AsyncApp, relay: Relay, runner: TurnRunner, slack: AsyncWebCli
     app.action(STOP_ACTION)(stop_listener(runner))
     app.action(OFFER_ACTION)(offer_listener(relay))
     app.action(DISMISS_ACTION)(dismiss_listener())
+    app.action(SHOW_CODE_ACTION)(show_code_listener(store, slack))
     app.command(COMMAND)(command_listener(relay, slack))
     app.event(re.compile(".*"))(_acknowledge)
 

@@ -7,9 +7,12 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.outputs.code import post_code
 from bot.relay import Relay
 from bot.turns.runner import TurnRunner
+from storage.protocol import Store
 
 
 def stop_listener(runner: TurnRunner) -> Any:
@@ -24,6 +27,20 @@ def stop_listener(runner: TurnRunner) -> Any:
         runner.stop(turn_id, (body.get("user") or {}).get("id"))
 
     return on_stop
+
+
+def show_code_listener(store: Store, slack: AsyncWebClient) -> Any:
+    """Show code: post the code the turn ran as a Python snippet in its thread."""
+
+    async def on_show_code(ack: AsyncAck, action: dict[str, Any]) -> None:
+        await ack()
+        try:
+            turn_id = int(action.get("value", ""))
+        except ValueError:
+            return
+        await post_code(store, slack, turn_id)
+
+    return on_show_code
 
 
 def offer_listener(relay: Relay) -> Any:

@@ -184,17 +184,28 @@ class SlackDownloader:
     async def _save(
         self, response: httpx.Response, url: httpx.URL, path: Path, *, max_bytes: int, name: str
     ) -> Spooled:
-        """Stream the body into ``path`` (truncated first, so a retry starts clean), hashing it."""
+        """Stream the body into ``path`` (truncated first, so a retry starts clean), hashing it.
+
+        Each chunk is written and hashed in a worker thread while the next one is read from the
+        socket: one write in flight at a time, in order, so memory stays near two chunks.
+        """
         hasher = hashlib.sha256()
         size = 0
         out = await asyncio.to_thread(path.open, "wb")
+        writing: asyncio.Task[None] | None = None
         try:
             async for chunk in response.aiter_bytes(self._chunk_size):
                 size += len(chunk)
                 if size > max_bytes:
                     raise FileTooLarge(f"{describe(url)} passed {max_bytes} bytes", name=name, limit=max_bytes)
-                await asyncio.to_thread(_absorb, out, hasher.update, chunk)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(asyncio.to_thread(_absorb, out, hasher.update, chunk))
+            if writing is not None:
+                await writing
         finally:
+            if writing is not None and not writing.done():
+                writing.cancel()  # not started yet: it never runs; running: close() waits for its write
             out.close()  # flushes at most one small buffer; never skipped, even when cancelled
         logger.debug("downloaded %d bytes from %s", size, describe(url))
         return Spooled(path=path, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import FileLookupFailed, FileRelayError, FoundryError
 from bot.files.download import SlackDownloader, Spooled, aiter_file
 from bot.files.gate import Rejection, SlackFile, check_content, check_declared, too_many_files
-from bot.files.names import human_size, safe_name
+from bot.files.names import human_size, plain_name, safe_name
 from bot.files.types import ACCEPTED, extension_of
 from bot.foundry.client import Foundry
 from storage.protocol import Store
@@ -126,7 +125,7 @@ class FileIntake:
         for attempt in range(UPLOAD_ATTEMPTS):
             try:
                 uploaded = await self._foundry.upload_file(
-                    _upload_name(file.name), aiter_file(spooled.path), size=spooled.size, content_type=_mime(file)
+                    plain_name(file.name), aiter_file(spooled.path), size=spooled.size, content_type=_mime(file)
                 )
             except FoundryError as exc:
                 error = exc
@@ -156,17 +155,6 @@ class FileIntake:
         if not isinstance(info, dict):
             raise FileLookupFailed(f"files.info {raw.get('id')}: no file in the answer", name=str(raw.get("id")))
         return info
-
-
-def _upload_name(name: str) -> str:
-    """The name the file gets in the sandbox: its last path part, without control characters.
-
-    Unlike the display name it keeps characters such as ``_``, so code that names the file finds it.
-    """
-    base = re.split(r"[/\\]", name)[-1]
-    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"')
-    cleaned = cleaned.strip().lstrip(".") or "file"
-    return cleaned[-120:]
 
 
 def _mime(file: SlackFile) -> str:

@@ -60,3 +60,14 @@ def human_size(n: int) -> str:
 def _one_decimal(value: float, unit: str) -> str:
     # "130 MB" rather than "130.0 MB", as in "… is 130 MB; the limit is 100 MB".
     return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+
+
+def plain_name(name: str) -> str:
+    """A file name to hand to another system: its last path part, without control characters.
+
+    Unlike :func:`safe_name` it keeps the spelling (``_`` included), so code that names the file finds it.
+    """
+    base = re.split(r"[/\\]", name)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"')
+    cleaned = cleaned.strip().lstrip(".") or "file"
+    return cleaned[-120:]

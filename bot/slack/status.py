@@ -23,25 +23,25 @@ logger = logging.getLogger(__name__)
 STOP_ACTION = "stop_turn"
 
 
-def status_blocks(text: str, *, turn_id: int | None) -> list[dict[str, Any]]:
-    """A status line and, while the turn can still be stopped, a Stop button."""
+def status_blocks(text: str, *, buttons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A status line, with the turn's buttons under it (Stop while it runs, Show code after)."""
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    if turn_id is not None:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": STOP_ACTION,
-                        "text": {"type": "plain_text", "text": "Stop"},
-                        "style": "danger",
-                        "value": str(turn_id),
-                    }
-                ],
-            }
-        )
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
     return blocks
+
+
+def button(action_id: str, label: str, turn_id: int, *, style: str | None = None) -> dict[str, Any]:
+    """A button that names its turn."""
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": str(turn_id),
+    }
+    if style:
+        element["style"] = style
+    return element
 
 
 class StatusMessage:
@@ -79,7 +79,7 @@ class StatusMessage:
             return
         wait = self._last_update + self._min_interval - self._clock()
         if wait <= 0:
-            await self._write(text, stoppable=True)
+            await self._write(text, buttons=self._stop())
         else:
             self._flush = asyncio.create_task(self._flush_after(wait))
 
@@ -89,17 +89,17 @@ class StatusMessage:
             self._flush.cancel()
             self._flush = None
 
-    async def finish(self, text: str) -> None:
+    async def finish(self, text: str, *, buttons: list[dict[str, Any]] | None = None) -> None:
         """Show the final state, whatever the time since the last update, without the Stop button."""
         self.cancel_pending()
-        await self._write(text, stoppable=False)
+        await self._write(text, buttons=buttons or [])
         await self.assistant_status("")
 
     async def _flush_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
         self._flush = None
         if self._wanted is not None and self._wanted != self._shown:
-            await self._write(self._wanted, stoppable=True)
+            await self._write(self._wanted, buttons=self._stop())
 
     async def assistant_status(self, status: str) -> None:
         """Slack's own "is thinking…" indicator under the thread; turned off after a refusal."""
@@ -113,12 +113,15 @@ class StatusMessage:
             self._assistant_status = False  # not permitted here (scope, channel type): stop asking
             logger.debug("assistant.threads.setStatus refused: %s", exc)
 
-    async def _write(self, text: str, *, stoppable: bool) -> None:
-        async with self._lock:  # one post, then updates: never two status messages for one turn
-            await self._write_locked(text, stoppable=stoppable)
+    def _stop(self) -> list[dict[str, Any]]:
+        return [button(STOP_ACTION, "Stop", self._turn_id, style="danger")]
 
-    async def _write_locked(self, text: str, *, stoppable: bool) -> None:
-        blocks = status_blocks(text, turn_id=self._turn_id if stoppable else None)
+    async def _write(self, text: str, *, buttons: list[dict[str, Any]]) -> None:
+        async with self._lock:  # one post, then updates: never two status messages for one turn
+            await self._write_locked(text, buttons)
+
+    async def _write_locked(self, text: str, buttons: list[dict[str, Any]]) -> None:
+        blocks = status_blocks(text, buttons=buttons)
         try:
             if self.ts is None:
                 response = await self._slack.chat_postMessage(

@@ -29,13 +29,13 @@ class ThreadPoster:
 
     def __init__(self, slack: AsyncWebClient, thread: ThreadKey, turn_id: int) -> None:
         self._slack = slack
-        self._thread = thread
+        self.thread = thread
         self._turn_id = turn_id
 
     async def say(self, text: str, *, markdown: bool = False) -> None:
         """Post one message in the thread; a refusal is logged, never raised into the turn."""
         metadata = {"event_type": ANSWER_EVENT, "event_payload": {"turn_id": self._turn_id}}
-        channel, thread_ts = self._thread.channel_id, self._thread.root_ts
+        channel, thread_ts = self.thread.channel_id, self.thread.root_ts
         try:
             if markdown:
                 await self._slack.chat_postMessage(
@@ -44,7 +44,7 @@ class ThreadPoster:
             else:
                 await self._slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, metadata=metadata)
         except SlackApiError as exc:
-            logger.error("could not post to %s: %s", self._thread.tag(), exc.response.get("error"))
+            logger.error("could not post to %s: %s", self.thread.tag(), exc.response.get("error"))
 
     async def answer(self, response: Response) -> None:
         """The response's text, with notes where the run fell short, split to fit Slack."""
@@ -60,7 +60,7 @@ class ThreadPoster:
         """Whether an earlier process already posted this turn's messages."""
         try:
             replies = await self._slack.conversations_replies(
-                channel=self._thread.channel_id, ts=self._thread.root_ts, include_all_metadata=True, limit=1000
+                channel=self.thread.channel_id, ts=self.thread.root_ts, include_all_metadata=True, limit=1000
             )
         except SlackApiError:
             return False

@@ -20,8 +20,11 @@ from bot.errors import BotError, FoundryError, FoundryUnavailable, ResponseFaile
 from bot.files.intake import FileIntake
 from bot.foundry.client import Foundry, ResponseRequest
 from bot.foundry.models import Response
+from bot.outputs.code import SHOW_CODE_ACTION, post_code
+from bot.outputs.collect import asks_for_file, collect
+from bot.outputs.post import OutputPoster
 from bot.slack.inbound import ThreadKey
-from bot.slack.status import StatusBoard, StatusMessage
+from bot.slack.status import StatusBoard, StatusMessage, button
 from bot.turns.observer import TERMINAL_STATUSES, RunObserver
 from bot.turns.poster import ThreadPoster
 from bot.turns.prompt import SANDBOX_RESTARTED, turn_input
@@ -31,6 +34,10 @@ from storage.records import FileStatus, Session, Turn
 logger = logging.getLogger(__name__)
 
 FILES_READY = ":paperclip: Ready: ask me anything about the files in this thread."
+NO_FILE = (
+    "No file came back from the sandbox: the model answered in text only. If you want a chart or a file, "
+    "ask again and say so explicitly (for example: save the chart as a PNG)."
+)
 
 
 @dataclass(frozen=True)
@@ -44,13 +51,15 @@ class TurnDeps:
     agent: AgentRef
     statuses: StatusBoard
     intake: FileIntake
+    outputs: OutputPoster
 
 
 @dataclass(frozen=True)
 class _Run:
-    """A finished run: the response, and whether it ran in a new sandbox."""
+    """A finished run: the response, the sandboxes it used, and whether one was new."""
 
     response: Response
+    containers: tuple[str, ...]
     restarted: bool
 
 
@@ -128,9 +137,7 @@ class TurnRunner:
             await status.finish(FILES_READY)
             return
         run = await self._respond(turn, session, thread, status)
-        await self._post(turn, status, poster, run.response, started)
-        if run.restarted:
-            await poster.say(SANDBOX_RESTARTED)
+        await self._post(turn, session, status, poster, run, started)
 
     async def _resume(self, turn: Turn, status: StatusMessage, poster: ThreadPoster) -> None:
         if turn.response_id is not None and await poster.already_answered():
@@ -141,7 +148,11 @@ class TurnRunner:
             await status.finish(":warning: Interrupted.")
             await poster.say("I was restarted before I could work on this. Please ask again.")
         else:
-            await self._post(turn, status, poster, await self.recover(turn.response_id), time.monotonic())
+            response = await self.recover(turn.response_id)
+            session = await self._d.store.get_session(turn.session_id)
+            if session is not None:
+                run = _Run(response, tuple(c.container_id for c in response.code_calls if c.container_id), False)
+                await self._post(turn, session, status, poster, run, time.monotonic())
 
     async def _fail(self, turn: Turn, status: StatusMessage, poster: ThreadPoster, code: str, text: str) -> None:
         await self._d.store.fail_turn(turn.id, code)
@@ -176,7 +187,7 @@ class TurnRunner:
         finally:
             self._running.pop(turn.id, None)
             restarted = await self._record_run(turn, session, observer)
-        return _Run(response, restarted)
+        return _Run(response, tuple(observer.containers), restarted)
 
     async def _open_conversation(self, session: Session, thread: ThreadKey) -> str:
         conversation = await self._d.foundry.create_conversation(
@@ -240,20 +251,42 @@ class TurnRunner:
         return restarted
 
     async def _post(
-        self, turn: Turn, status: StatusMessage, poster: ThreadPoster, response: Response, started: float
+        self, turn: Turn, session: Session, status: StatusMessage, poster: ThreadPoster, run: _Run, started: float
     ) -> None:
+        response = run.response
         if response.status == "failed":
             code = response.error.code if response.error else None
             raise ResponseFailed(f"response {response.id} failed: {response.error}", code=code)
         await self._d.store.start_posting(turn.id)
+        await status.show(":package: Preparing files…")
         await poster.answer(response)
+        await self._post_files(turn, session, poster, run)
+        if run.restarted:
+            await poster.say(SANDBOX_RESTARTED)
+        ran_code = bool(response.code_calls)
+        if ran_code and self._d.settings.show_code == "always":
+            await post_code(self._d.store, self._d.slack, turn.id)
         usage = response.usage
         await self._d.store.finish_turn(
             turn.id,
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
         )
-        await status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.")
+        show_code = [button(SHOW_CODE_ACTION, "Show code", turn.id)] if ran_code else []
+        await status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=show_code)
+
+    async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run) -> None:
+        """Every file the run generated into the thread, or a sentence saying why not."""
+        seen: set[str] = set()
+        for earlier in await self._d.store.list_turns(session.id):
+            if earlier.id != turn.id:
+                seen.update(o.container_file_id for o in await self._d.store.list_outputs(earlier.id))
+        generated = await collect(self._d.foundry, run.response, run.containers, seen)
+        notes = await self._d.outputs.post(turn.id, poster.thread, generated)
+        if not generated and asks_for_file(turn.text):
+            notes.append(NO_FILE)
+        for note in notes:
+            await poster.say(note)
 
 
 def _code(exc: BotError) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
-def test_demo_plays_every_step_and_exits_zero() -> None:
-    """The demo prints each thread as a person sees it and exits 0 when every step happened."""
+def test_demo_plays_every_step_and_exits_zero(tmp_path: Path) -> None:
+    """The demo prints each thread as a person sees it, saves the chart and exits 0 when every step happened."""
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo"], capture_output=True, text=True, timeout=180, check=False
+        [sys.executable, "-m", "bot", "demo"], capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok: a mention is answered in its thread" in result.stdout
@@ -18,4 +19,7 @@ def test_demo_plays_every_step_and_exits_zero() -> None:
     assert "ok: a dropped CSV is attached" in result.stdout
     assert "ok: a question about the CSV is answered" in result.stdout
     assert "162.89" in result.stdout
+    assert "ok: the chart was posted in the thread" in result.stdout
+    assert "ok: Show code posted the code that ran" in result.stdout
+    assert (tmp_path / "demo-output" / "sales_chart.png").read_bytes().startswith(b"\x89PNG")
     assert "All demo steps happened." in result.stdout

@@ -113,7 +113,7 @@ class Generator:
             return plan.reply
         container = await self._sandboxes.for_turn(turn.conversation, turn.files)
         cells = [await self._cell(record, container, code, turn.include_outputs) for code in plan.cells]
-        text, annotations = model.answer(cells, container.id)
+        text, annotations = model.answer(cells, container.id, model.cite_style(turn.prompt))
         await self._message(record, text, annotations)
         return "\n".join([*plan.cells, text])
 

@@ -5,6 +5,10 @@ otherwise keywords pick a recipe ("plot"/"chart", "describe"/"summary", "list fi
 else gets a short text answer without code. The answer reports each run and links every new or
 changed file as ``[name](sandbox:/mnt/data/name)`` with a ``container_file_citation`` whose
 ``start_index``/``end_index`` span exactly the ``sandbox:/mnt/data/name`` part.
+
+Real models are less tidy about citations, so a prompt can ask for the untidy cases a client must
+survive: ``[cite: none]`` links the files without annotations, ``[cite: twice]`` links and cites
+each file twice, ``[cite: silent]`` neither links nor cites them (they are only in the listing).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from bot.emulators.foundry import recipes
 from bot.emulators.foundry.runner import RunResult
 from bot.emulators.foundry.state import MOUNT_POINT, ContainerFile, Json
 
+CITE_STYLE = re.compile(r"\[cite:\s*(none|twice|silent)\]", re.IGNORECASE)
 FENCED_PYTHON = re.compile(r"```[ \t]*(?:python3?|py)[^\n]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9_]+")
 _RECIPES = (
@@ -87,19 +92,27 @@ def _report(cell: Cell, label: str) -> str:
     return f"I ran {label}. Output:\n```\n{_excerpt(result.stdout)}\n```"
 
 
-def answer(cells: list[Cell], container_id: str) -> tuple[str, list[Json]]:
+def cite_style(prompt: str) -> str:
+    """How the prompt asks files to be cited: normal, none, twice or silent."""
+    match = CITE_STYLE.search(prompt)
+    return match[1].lower() if match else "normal"
+
+
+def answer(cells: list[Cell], container_id: str, style: str = "normal") -> tuple[str, list[Json]]:
     """The answer text and its ``container_file_citation`` annotations."""
     labels = ["the code"] if len(cells) == 1 else [f"cell {n}" for n in range(1, len(cells) + 1)]
     text = "\n\n".join(_report(cell, label) for cell, label in zip(cells, labels, strict=True))
     latest = {f.name: f for cell in cells for f in cell.files}
     annotations: list[Json] = []
-    if latest:
+    if latest and style != "silent":
         text += "\n\nFiles:"
-        for name, record in sorted(latest.items()):
+        for name, record in sorted(latest.items()) * (2 if style == "twice" else 1):
             target = f"sandbox:{MOUNT_POINT}/{name}"
             text += f"\n- [{name.rsplit('/', 1)[-1]}]("
             start = len(text)
             text += target + ")"
+            if style == "none":
+                continue
             annotations.append(
                 {
                     "type": "container_file_citation",

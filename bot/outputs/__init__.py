@@ -1,0 +1,1 @@
+"""Generated files back into the thread, and the code that ran."""

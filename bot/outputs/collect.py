@@ -1,0 +1,64 @@
+"""Which files a turn generated: every citation in every message part, then the sandbox listing.
+
+Models cite unevenly (samples read only the last annotation; a model may mention a sandbox link
+without citing it), so citations are only the first source: each container the turn used is
+listed too, and every file the assistant wrote that this thread has not seen yet counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from bot.errors import FoundryError
+from bot.foundry.client import Foundry
+from bot.foundry.models import Response
+
+logger = logging.getLogger(__name__)
+
+_ASKS_FOR_FILE = re.compile(
+    r"\b(plot|chart|graph|figure|diagram|visuali[sz]|image|png|jpe?g|svg|pdf|csv|xlsx|excel|spreadsheet|"
+    r"file|download|export|save)\w*",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A file the sandbox holds for this turn."""
+
+    container_id: str
+    file_id: str
+    filename: str
+
+
+async def collect(
+    foundry: Foundry, response: Response, containers: Sequence[str], seen: Collection[str]
+) -> list[Generated]:
+    """The turn's new files: cited ones first (in citation order), then any others the listing shows."""
+    found: dict[str, Generated] = {}
+    for citation in response.citations:
+        found.setdefault(citation.file_id, Generated(citation.container_id, citation.file_id, citation.filename))
+    for container_id in _containers(response, containers):
+        try:
+            listing = await foundry.list_container_files(container_id)
+        except FoundryError as exc:  # the listing is a fallback; cited files are still fetched
+            logger.info("could not list %s: %s", container_id, exc)
+            continue
+        for item in listing:
+            if item.source == "assistant" and item.id not in found:
+                found[item.id] = Generated(container_id, item.id, item.filename)
+    return [g for g in found.values() if g.file_id not in seen]
+
+
+def asks_for_file(question: str) -> bool:
+    """Whether the question asked for a chart or a file (so getting none deserves a word)."""
+    return bool(_ASKS_FOR_FILE.search(question))
+
+
+def _containers(response: Response, containers: Sequence[str]) -> list[str]:
+    ordered = [*containers, *(c.container_id for c in response.citations)]
+    ordered += [call.container_id for call in response.code_calls if call.container_id]
+    return list(dict.fromkeys(ordered))
