@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from slack_bolt.async_app import AsyncApp
@@ -64,9 +65,10 @@ async def open_services(
         open_store(settings.database_url) as store,
         open_foundry(settings, credential=credential, policy=foundry_policy) as foundry,
         httpx.AsyncClient(timeout=httpx.Timeout(120, connect=10), follow_redirects=False) as downloads,
+        aiohttp.ClientSession() as slack_session,
     ):
         agent = await ensure_agent(foundry, settings)
-        slack = build_web_client(settings)
+        slack = build_web_client(settings, slack_session)
         statuses = StatusBoard(slack, store.set_turn_status_message)
         downloader = SlackDownloader(
             downloads, settings.slack_bot_token.get_secret_value(), api_url=settings.slack_api_url

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -36,12 +37,16 @@ HELP_TEXT = (
 class Relay:
     """Turns people's messages into queued turns, in order, once each."""
 
-    def __init__(self, deps: TurnDeps, scheduler: TurnScheduler) -> None:
+    def __init__(self, deps: TurnDeps, scheduler: TurnScheduler, *, remember: int = 10_000) -> None:
         self._d = deps
         self._scheduler = scheduler
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
 
     async def accept(self, message: IncomingMessage) -> Turn | None:
         """Queue the message as a turn if it is one; None when it is ignored or already queued."""
+        if self._seen_recently(f"{message.team_id}:{message.channel_id}:{message.ts}"):
+            return None  # the twin delivery (app_mention + message) of a message handled here
         if not await self._is_turn(message):
             if message.files:
                 await self._dropped_in_channel(message)
@@ -54,6 +59,15 @@ class Relay:
                 await self._help_once(message)
             return None
         return await self.start_turn(message, files)
+
+    def _seen_recently(self, key: str) -> bool:
+        """A cheap first check in this process; the database stays the guard across processes."""
+        if key in self._recent:
+            return True
+        self._recent[key] = None
+        if len(self._recent) > self._remember:
+            self._recent.popitem(last=False)
+        return False
 
     async def start_turn(self, message: IncomingMessage, files: list[dict[str, Any]]) -> Turn | None:
         """Queue a turn for the message on its thread's session (created on first use)."""

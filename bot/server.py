@@ -7,7 +7,7 @@ events, slash commands and buttons; bolt checks each request's signature and tim
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
@@ -27,10 +27,12 @@ def build_web_app(bolt: AsyncApp, *, mode: str) -> web.Application:
     """The aiohttp application: the events endpoint (HTTP mode) and the health check."""
 
     async def events(request: web.Request) -> web.StreamResponse:
-        headers: dict[str, str | Sequence[str]] = {
-            name.lower(): request.headers.getall(name) for name in request.headers
-        }
-        bolt_request = AsyncBoltRequest(body=await request.text(), query=request.query_string, headers=headers)
+        headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():
+            headers.setdefault(name.lower(), []).append(value)
+        bolt_request = AsyncBoltRequest(
+            body=await request.text(), query=request.query_string, headers=dict(headers.items())
+        )
         response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 

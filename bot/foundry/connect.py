@@ -29,7 +29,10 @@ async def open_foundry(
     owned = credential is None
     cred: AsyncTokenCredential = DefaultAzureCredential() if credential is None else credential
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+        # A streamed turn holds a connection for its whole run: size the pool for every session
+        # allowed to run at once, plus room for uploads, downloads and clean-up alongside.
+        limits = httpx.Limits(max_connections=settings.max_concurrent_sessions + 20, max_keepalive_connections=20)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as http:
             transport = Transport(
                 http,
                 settings.azure_ai_project_endpoint,

@@ -7,6 +7,7 @@ only to ``SLACK_API_URL``'s host, which is Slack's own (or the emulator's).
 
 from __future__ import annotations
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -17,11 +18,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 
 
-def build_web_client(settings: Settings) -> AsyncWebClient:
-    """An ``AsyncWebClient`` for the bot token, pointed at ``SLACK_API_URL``."""
+def build_web_client(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """An ``AsyncWebClient`` for the bot token, pointed at ``SLACK_API_URL``.
+
+    Pass a ``session`` to reuse its connections; without one, slack_sdk opens a new connection
+    for every call, which costs more than the call itself when the bot is busy.
+    """
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
+        session=session,
         timeout=30,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),

@@ -160,8 +160,18 @@ class TurnRunner:
         await poster.say(text)
 
     async def _respond(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
+        # The first status line goes up while Foundry is already being asked, not before.
+        announced = asyncio.create_task(self._announce(status))
+        try:
+            return await self._ask(turn, session, thread, status)
+        finally:
+            await announced
+
+    async def _announce(self, status: StatusMessage) -> None:
         await status.show(":thinking_face: Thinking…")
         await status.assistant_status("is thinking…")
+
+    async def _ask(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
         conversation_id = session.conversation_id or await self._open_conversation(session, thread)
         files = await self._d.store.list_files(session.id, statuses=[FileStatus.UPLOADED])
         files = files[-self._d.agent.slots :]
