@@ -78,12 +78,14 @@ async def running_bot(
 
 @asynccontextmanager
 async def emulators(
-    monkeypatch: pytest.MonkeyPatch, foundry_config: FoundryConfig | None = None
+    monkeypatch: pytest.MonkeyPatch,
+    foundry_config: FoundryConfig | None = None,
+    slack_config: SlackConfig | None = None,
 ) -> AsyncIterator[tuple[SlackEmulator, FoundryEmulator]]:
     """Both emulators, with azure-identity pointed at the Foundry emulator's identity endpoint."""
     async with AsyncExitStack() as stack:
         foundry = await stack.enter_async_context(FoundryEmulator(foundry_config or FoundryConfig()))
-        slack = await stack.enter_async_context(SlackEmulator(SlackConfig(retry=SlackRetry.fast())))
+        slack = await stack.enter_async_context(SlackEmulator(slack_config or SlackConfig(retry=SlackRetry.fast())))
         monkeypatch.setenv("IDENTITY_ENDPOINT", foundry.identity_endpoint)
         monkeypatch.setenv("IDENTITY_HEADER", foundry.identity_header)
         yield slack, foundry

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulators.foundry import FoundryEmulator
+from bot.emulators.foundry import Fault, FoundryEmulator
+from bot.emulators.slack import EmulatorConfig as SlackConfig
 from bot.emulators.slack import FileUpload, SlackEmulator
+from bot.emulators.slack import RetryPolicy as SlackRetry
 from bot.relay import OFFER_ACTION
 
-from .harness import Stack, running_bot
+from .harness import Stack, emulators, running_bot
 
 DATA = Path(__file__).parents[1] / "data"
 VALID = sorted((DATA / "valid").iterdir())
@@ -213,3 +215,45 @@ async def test_sandbox_file_name_keeps_the_original_spelling(stack: Stack) -> No
     await stack.slack.wait_for_reply(channel, root, contains="Attached sales", timeout=20)
     await settle(stack)
     assert [f.filename for f in stack.foundry.state.files.values()] == ["sales_2024.csv"]
+
+
+async def test_mention_without_files_in_its_payload_reads_the_message_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """When app_mention leaves the files out (and no message event comes), the bot fetches the message."""
+    config = SlackConfig(retry=SlackRetry.fast(), app_mention_files=False, bot_events=frozenset({"app_mention"}))
+    async with (
+        emulators(monkeypatch, slack_config=config) as (slack, foundry),
+        running_bot(slack, foundry, tmp_path / "bot.db") as stack,
+    ):
+        channel, root = await drop(stack, [FileUpload("sales.csv", path=DATA / "valid" / "sales.csv")])
+        await slack.wait_for_reply(channel, root, contains="Attached sales.csv", timeout=20)
+        assert slack.api_calls("conversations.replies")
+        assert [d.event_type for d in slack.deliveries()] == ["app_mention"]
+
+
+async def test_file_in_a_dm_is_attached(stack: Stack) -> None:
+    """A file sent to the bot in a DM is attached without any mention."""
+    slack = stack.slack
+    bob = slack.add_user("bob")
+    dm = slack.open_dm(bob)
+    root = await slack.post_message(bob, dm, "", files=[FileUpload("notes.txt", path=DATA / "valid" / "notes.txt")])
+    await slack.wait_for_reply(dm, root.ts, contains="Attached notes.txt", timeout=20)
+
+
+async def test_foundry_upload_failure_is_retried(stack: Stack) -> None:
+    """One failed upload to Foundry is retried and the file is attached."""
+    stack.foundry.faults.add(Fault(route="files.create", kind="status", status=500, count=1))
+    channel, root = await drop(stack, [FileUpload("sales.csv", path=DATA / "valid" / "sales.csv")])
+    await stack.slack.wait_for_reply(channel, root, contains="Attached sales.csv", timeout=20)
+    assert uploads(stack.foundry) == 2
+    assert stack.foundry.counters()["files"] == 1
+
+
+async def test_foundry_upload_that_keeps_failing_is_reported(stack: Stack) -> None:
+    """An upload that fails every try is reported in the thread, with what to do."""
+    stack.foundry.faults.add(Fault(route="files.create", kind="status", status=503, count=10))
+    channel, root = await drop(stack, [FileUpload("sales.csv", path=DATA / "valid" / "sales.csv")])
+    reply = await stack.slack.wait_for_reply(channel, root, contains="Couldn't attach sales.csv", timeout=30)
+    assert "Drop it again" in (reply.text or "")
+    assert stack.foundry.counters()["files"] == 0

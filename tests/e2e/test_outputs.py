@@ -156,3 +156,12 @@ async def test_show_code_always_posts_the_code_with_the_answer(
         channel, root = await ask(stack, "```python\nprint('shown')\n```")
         await done(stack, channel, root)
         assert posted_files(slack, channel, root) == {"code-turn-1.py": b"print('shown')\n"}
+
+
+async def test_slack_refusing_the_upload_is_explained(stack: Stack) -> None:
+    """A workspace that blocks the file type gets a plain sentence naming the file."""
+    stack.slack.fail("files.completeUploadExternal", "file_type_not_allowed", times=5)
+    channel, root = await ask(stack, "```python\nopen('/mnt/data/out.txt', 'w').write('ok')\n```")
+    await done(stack, channel, root)
+    texts = bot_texts(stack.slack, channel, root)
+    assert any("doesn't allow this type of file, so I couldn't post out.txt" in t for t in texts)

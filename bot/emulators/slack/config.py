@@ -101,6 +101,8 @@ class EmulatorConfig:
     bot_events: frozenset[str] = DEFAULT_BOT_EVENTS
     #: The order in which a channel @mention is delivered; Slack does not guarantee one.
     mention_event_order: tuple[str, str] = ("app_mention", "message")
+    #: Whether ``app_mention`` payloads carry the message's ``files`` (Slack's docs don't promise it).
+    app_mention_files: bool = True
     #: Deliver events caused by the bot itself (its own posts, reactions), as Slack does.
     deliver_own_events: bool = True
 

@@ -90,6 +90,8 @@ class EventFactory:
         mentioned = self.workspace.bot.id in mentioned_users(message.text)
         if mentioned and channel.kind != "im" and message.user != self.workspace.bot.id and self._wants("app_mention"):
             events["app_mention"] = self._app_mention(body, channel, message)
+            if not self.config.app_mention_files:
+                events["app_mention"].pop("files", None)
         return [events[name] for name in self.config.mention_event_order if name in events]
 
     @staticmethod
