@@ -234,6 +234,10 @@ class OutputStore(Protocol):
         """A turn's outputs in the order they were recorded."""
         ...
 
+    async def list_session_outputs(self, session_id: int) -> list[Output]:
+        """Every output of every turn of a session, in the order they were recorded."""
+        ...
+
     async def add_code(self, turn_id: int, call_id: str, code: str) -> CodeBlock:
         """Record the code of one interpreter call; recording the same call again replaces its code."""
         ...

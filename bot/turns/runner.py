@@ -287,10 +287,8 @@ class TurnRunner:
 
     async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run) -> None:
         """Every file the run generated into the thread, or a sentence saying why not."""
-        seen: set[str] = set()
-        for earlier in await self._d.store.list_turns(session.id):
-            if earlier.id != turn.id:
-                seen.update(o.container_file_id for o in await self._d.store.list_outputs(earlier.id))
+        outputs = await self._d.store.list_session_outputs(session.id)
+        seen = {o.container_file_id for o in outputs if o.turn_id != turn.id}
         generated = await collect(self._d.foundry, run.response, run.containers, seen)
         notes = await self._d.outputs.post(turn.id, poster.thread, generated)
         if not generated and asks_for_file(turn.text):

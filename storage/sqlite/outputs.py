@@ -50,6 +50,13 @@ class SqliteOutputs(Queries):
         sql = "SELECT * FROM outputs WHERE turn_id = :turn_id ORDER BY id"
         return await self._all(Output, "list outputs", sql, {"turn_id": turn_id})
 
+    async def list_session_outputs(self, session_id: int) -> list[Output]:
+        sql = (
+            "SELECT outputs.* FROM outputs JOIN turns ON turns.id = outputs.turn_id "
+            "WHERE turns.session_id = :session_id ORDER BY outputs.id"
+        )
+        return await self._all(Output, "list session outputs", sql, {"session_id": session_id})
+
     async def add_code(self, turn_id: int, call_id: str, code: str) -> CodeBlock:
         params = {"turn_id": turn_id, "call_id": call_id, "code": code, "now": timestamp(self._db.now())}
         block = await self._one(CodeBlock, "add code", _ADD_CODE, params, write=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage import CodeBlock, NewOutput, Output, OutputStatus, Store, Turn
+from storage import CodeBlock, NewOutput, Output, OutputStatus, Session, Store, Turn
 
 from .helpers import START, ManualClock
 
@@ -86,3 +86,18 @@ async def test_list_code_separates_turns(store: Store, turn: Turn) -> None:
 
     assert block.position == 1
     assert await store.list_code(other.id) == [block]
+
+
+async def test_session_outputs_span_every_turn(store: Store, session: Session) -> None:
+    """The outputs of all of a session's turns come back together, and no other session's."""
+    first, _ = await store.enqueue_turn(session.id, user_id="U1", message_ts="1.0", text="a")
+    second, _ = await store.enqueue_turn(session.id, user_id="U1", message_ts="2.0", text="b")
+    other, _ = await store.get_or_create_session("T1", "C9", "9.0")
+    stranger, _ = await store.enqueue_turn(other.id, user_id="U1", message_ts="3.0", text="c")
+    for turn, file_id in ((first, "cfile_1"), (second, "cfile_2"), (stranger, "cfile_3")):
+        await store.record_output(
+            NewOutput(turn_id=turn.id, container_id="cntr_1", container_file_id=file_id, filename="a.png",
+                      status=OutputStatus.POSTED)
+        )  # fmt: skip
+    outputs = await store.list_session_outputs(session.id)
+    assert [o.container_file_id for o in outputs] == ["cfile_1", "cfile_2"]
