@@ -14,6 +14,8 @@ BOT_SCOPES: tuple[str, ...] = (
     "im:history",
     "mpim:history",
     "chat:write",
+    "files:read",
+    "files:write",
     "commands",
 )
 
