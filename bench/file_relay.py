@@ -13,10 +13,11 @@ relays the file to the Foundry emulator in a fresh process of its own (``bench.f
   multipart POST to ``/openai/v1/files`` (framed by ``bot.foundry.multipart.StreamedMultipart``).
 
 Both emulators run in this process, on loopback. Runs alternate bot/baseline; each size runs
-``--runs`` times per target (at least 2). Reported per size: the best throughput of each target,
-their ratio, and the largest peak-RSS growth of each (``VmHWM`` at the end − ``VmHWM`` when the
-relay started, the peak being reset to the current RSS first where the kernel allows it). Every
-upload is checked: the Foundry emulator's stored sha256 must equal the source file's.
+``--runs`` times per target (default 3, at least 2). Reported per size: the best throughput of
+each target, their ratio, and the largest peak-RSS growth of each (``VmHWM`` at the end −
+``VmHWM`` when the relay started, the peak being reset to the current RSS first where the kernel
+allows it), then how the bot's best run split its time. Every upload is checked: the Foundry
+emulator's stored sha256 must equal the source file's.
 
 Targets (reported, not enforced): bot peak-RSS growth under 32 MB at every size; bot throughput
 at least 70 % of the baseline's at every size. Exit status 1 only when a relay failed or a hash
@@ -231,7 +232,7 @@ def _phases(result: Result) -> str:
         return ""
     parts = [f"{name} {seconds:.2f} s" for name, seconds in result.phases_s.items()]
     rest = result.elapsed_s - sum(result.phases_s.values())
-    return f"  ({', '.join(parts)}, rest {rest:.2f} s)"
+    return f"  ({', '.join(parts)}, gate+store {rest:.2f} s)"
 
 
 def report(figures: list[SizeFigures], runs: int) -> None:
@@ -246,6 +247,11 @@ def report(figures: list[SizeFigures], runs: int) -> None:
             f"{f.size_mb:>3} MB | {bot.mb_per_s:>9.1f} {base.mb_per_s:>14.1f} {f.ratio():>6.2f} | "
             f"{f.growth('bot'):>11.1f} {f.growth('baseline'):>12.1f}"
         )
+    print()
+    print("Where the bot's best run spent its time (it spools, checks, then uploads; the baseline pipes):")
+    for f in figures:
+        bot, base = f.best("bot"), f.best("baseline")
+        print(f"{f.size_mb:>3} MB | bot {bot.elapsed_s:.3f} s{_phases(bot)} | baseline {base.elapsed_s:.3f} s")
     resets = {r.hwm_reset for f in figures for rs in f.runs.values() for r in rs}
     if resets != {True}:
         print("note: VmHWM could not be reset in some runs; growth there is measured from the set-up's peak")
@@ -268,7 +274,7 @@ def report(figures: list[SizeFigures], runs: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.file_relay", description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=list(SIZES_MB), help="file sizes in MB (2**20 bytes)")
-    parser.add_argument("--runs", type=int, default=2, help="runs per size and target (at least 2)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size and target (at least 2; default 3)")
     args = parser.parse_args(argv)
     runs = max(2, args.runs)
     if any(not 1 <= s <= 512 for s in args.sizes):

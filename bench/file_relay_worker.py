@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -34,8 +34,6 @@ from bot.foundry.connect import open_foundry
 from bot.foundry.multipart import StreamedMultipart
 from bot.slack.client import build_web_client
 from storage import open_store
-
-T = TypeVar("T")
 
 IDENTITY_API_VERSION = "2019-08-01"
 FOUNDRY_RESOURCE = "https://ai.azure.com"
@@ -66,8 +64,10 @@ class Phases:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
-    def wrap(self, name: str, func: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-        async def timed(*args: Any, **kwargs: Any) -> T:
+    def wrap(self, name: str, func: Callable[..., Awaitable[Any]]) -> Any:
+        """``func``, timed; typed ``Any`` so it can stand in for a bound method."""
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
                 return await func(*args, **kwargs)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiohttp
 import httpx
@@ -26,6 +27,7 @@ from bot.files.intake import FileIntake
 from bot.foundry.client import FoundryClient
 from bot.foundry.connect import open_foundry
 from bot.foundry.retry import RetryPolicy
+from bot.lifecycle import Lifecycle
 from bot.outputs.post import OutputPoster
 from bot.relay import Relay
 from bot.slack.client import build_web_client
@@ -33,7 +35,7 @@ from bot.slack.status import StatusBoard
 from bot.turns.runner import TurnDeps, TurnRunner
 from bot.turns.scheduler import TurnScheduler
 from bot.turns.slots import SessionSlots
-from storage import open_store
+from storage import Clock, open_store, utc_now
 from storage.protocol import Store
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,17 @@ class Services:
     relay: Relay
     runner: TurnRunner
     scheduler: TurnScheduler
+    lifecycle: Lifecycle
+
+
+@dataclass(frozen=True)
+class CleanupTiming:
+    """How the clean-up worker paces itself (tests shorten these)."""
+
+    interval: float = 30.0
+    base_delay: float = 2.0
+    max_attempts: int = 8
+    lease: timedelta = timedelta(minutes=2)
 
 
 @asynccontextmanager
@@ -59,10 +72,13 @@ async def open_services(
     *,
     credential: AsyncTokenCredential | None = None,
     foundry_policy: RetryPolicy | None = None,
+    clock: Clock = utc_now,
+    cleanup: CleanupTiming | None = None,
 ) -> AsyncIterator[Services]:
-    """Open the store and the Foundry client, make sure the agent exists, and resume unfinished turns."""
+    """Open the store and the Foundry client, make sure the agent exists, and resume unfinished work."""
+    timing = cleanup or CleanupTiming()
     async with (
-        open_store(settings.database_url) as store,
+        open_store(settings.database_url, clock=clock) as store,
         open_foundry(settings, credential=credential, policy=foundry_policy) as foundry,
         httpx.AsyncClient(timeout=httpx.Timeout(120, connect=10), follow_redirects=False) as downloads,
         aiohttp.ClientSession() as slack_session,
@@ -88,15 +104,29 @@ async def open_services(
         runner = TurnRunner(deps)
         slots = SessionSlots(settings.max_concurrent_sessions)
         scheduler = TurnScheduler(store, runner.run, slots)
-        relay = Relay(deps, scheduler)
+        lifecycle = Lifecycle(
+            store,
+            foundry,
+            slack,
+            runner,
+            idle_ttl=settings.thread_idle_ttl,
+            clock=clock,
+            interval=timing.interval,
+            base_delay=timing.base_delay,
+            max_attempts=timing.max_attempts,
+            lease=timing.lease,
+        )
+        relay = Relay(deps, scheduler, lifecycle)
         scheduler.on_wait = relay.waiting_for_sandbox
-        services = Services(settings, store, foundry, slack, agent, relay, runner, scheduler)
+        services = Services(settings, store, foundry, slack, agent, relay, runner, scheduler, lifecycle)
         resumed = await scheduler.resume(runner.resume)
         if resumed:
             logger.info("resuming %d turn(s) interrupted by the last stop", resumed)
+        lifecycle.start()  # also picks up clean-up jobs a crash left behind
         try:
             yield services
         finally:
+            await lifecycle.aclose()
             await scheduler.aclose()
 
 
@@ -119,7 +149,7 @@ def create_app(settings: Settings, services: Services) -> AsyncApp:
         process_before_response=False,
         logger=_bolt_logger(),
     )
-    handlers.register(app, services.relay, services.runner, services.slack, services.store)
+    handlers.register(app, services)
     return app
 
 

@@ -17,6 +17,9 @@ BOT_SCOPES: tuple[str, ...] = (
     "files:read",
     "files:write",
     "commands",
+    "channels:read",
+    "groups:read",
+    "reactions:read",
 )
 
 #: Events the bot subscribes to; each has a listener (or the acknowledging catch-all).
@@ -26,4 +29,14 @@ BOT_EVENTS: tuple[str, ...] = (
     "message.groups",
     "message.im",
     "message.mpim",
+    "channel_archive",
+    "group_archive",
+    "channel_deleted",
+    "group_deleted",
+    "channel_left",
+    "group_left",
+    "member_left_channel",
+    "reaction_added",
+    "app_uninstalled",
+    "tokens_revoked",
 )

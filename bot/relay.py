@@ -16,15 +16,17 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.files.names import safe_name
+from bot.lifecycle import Lifecycle
 from bot.slack.inbound import IncomingMessage, ThreadKey
 from bot.slack.lookup import message_files
 from bot.turns.runner import TurnDeps
 from bot.turns.scheduler import TurnScheduler
-from storage.records import IN_FLIGHT_TURN_STATES, Turn, TurnState
+from storage.records import IN_FLIGHT_TURN_STATES, ArchiveReason, SessionState, Turn, TurnState
 
 logger = logging.getLogger(__name__)
 
 OFFER_ACTION = "analyse_files"
+END_WORDS = frozenset({"end", "end session", "stop session", "close", "done"})
 DISMISS_ACTION = "dismiss_files"
 HELP_TEXT = (
     "Hi! Ask me a data question in this thread and I'll answer it with Python in a secure sandbox: "
@@ -37,9 +39,12 @@ HELP_TEXT = (
 class Relay:
     """Turns people's messages into queued turns, in order, once each."""
 
-    def __init__(self, deps: TurnDeps, scheduler: TurnScheduler, *, remember: int = 10_000) -> None:
+    def __init__(
+        self, deps: TurnDeps, scheduler: TurnScheduler, lifecycle: Lifecycle, *, remember: int = 10_000
+    ) -> None:
         self._d = deps
         self._scheduler = scheduler
+        self._lifecycle = lifecycle
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
 
@@ -58,7 +63,20 @@ class Relay:
             if message.mentions_bot or message.is_dm:
                 await self._help_once(message)
             return None
+        if message.mentions_bot and message.question.lower().strip(" .!") in END_WORDS and message.thread_ts:
+            await self._end(message)
+            return None
         return await self.start_turn(message, files)
+
+    async def _end(self, message: IncomingMessage) -> None:
+        """`@bot end` in a thread: end its session (and say so if there was none)."""
+        thread = message.thread
+        if not await self._lifecycle.end_thread(
+            thread.team_id, thread.channel_id, thread.root_ts, ArchiveReason.END_REQUESTED
+        ):
+            await self._d.slack.chat_postMessage(
+                channel=message.channel_id, thread_ts=thread.root_ts, text="There's no live session in this thread."
+            )
 
     def _seen_recently(self, key: str) -> bool:
         """A cheap first check in this process; the database stays the guard across processes."""
@@ -72,7 +90,16 @@ class Relay:
     async def start_turn(self, message: IncomingMessage, files: list[dict[str, Any]]) -> Turn | None:
         """Queue a turn for the message on its thread's session (created on first use)."""
         thread = message.thread
-        session, _ = await self._d.store.get_or_create_session(thread.team_id, thread.channel_id, thread.root_ts)
+        session, fresh = await self._d.store.get_or_create_session(thread.team_id, thread.channel_id, thread.root_ts)
+        if session.state is not SessionState.ACTIVE:
+            await self._say(thread, "I'm still cleaning up this thread's last session. Ask again in a moment.")
+            return None
+        if fresh and await self._had_a_session(thread):
+            await self._say(
+                thread,
+                ":sparkles: This thread's earlier session ended, so this starts a fresh one: "
+                "files and results from before are gone. Drop the files again if you need them.",
+            )
         turn, created = await self._d.store.enqueue_turn(
             session.id, user_id=message.user_id, message_ts=message.ts, text=message.question, files=files
         )
@@ -123,6 +150,18 @@ class Relay:
             )
         except SlackApiError as exc:
             logger.info("could not offer analysis in %s: %s", message.channel_id, exc.response.get("error"))
+
+    async def _had_a_session(self, thread: ThreadKey) -> bool:
+        ended = await self._d.store.list_sessions(
+            team_id=thread.team_id, channel_id=thread.channel_id, states=[SessionState.ARCHIVED]
+        )
+        return any(s.root_ts == thread.root_ts for s in ended)
+
+    async def _say(self, thread: ThreadKey, text: str) -> None:
+        try:
+            await self._d.slack.chat_postMessage(channel=thread.channel_id, thread_ts=thread.root_ts, text=text)
+        except SlackApiError as exc:
+            logger.info("could not post in %s: %s", thread.tag(), exc.response.get("error"))
 
     async def _help_once(self, message: IncomingMessage) -> None:
         if not await self._d.store.claim_event(f"help:{message.team_id}:{message.channel_id}:{message.ts}"):

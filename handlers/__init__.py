@@ -8,23 +8,26 @@ matched is never acknowledged and Slack would deliver it again.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.outputs.code import SHOW_CODE_ACTION
-from bot.relay import DISMISS_ACTION, OFFER_ACTION, Relay
+from bot.relay import DISMISS_ACTION, OFFER_ACTION
 from bot.slack.status import STOP_ACTION
-from bot.turns.runner import TurnRunner
 from handlers.actions import dismiss_listener, offer_listener, show_code_listener, stop_listener
 from handlers.commands import COMMAND, command_listener
+from handlers.lifecycle import register_lifecycle
 from handlers.messages import message_listener
-from storage.protocol import Store
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 
-def register(app: AsyncApp, relay: Relay, runner: TurnRunner, slack: AsyncWebClient, store: Store) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     """Attach every listener to ``app``."""
-    on_message = message_listener(relay)
+    relay, runner, slack, store = services.relay, services.runner, services.slack, services.store
+    on_message = message_listener(relay, services.lifecycle)
     app.event("app_mention")(on_message)
     app.event("message")(on_message)
     app.action(STOP_ACTION)(stop_listener(runner))
@@ -32,6 +35,7 @@ def register(app: AsyncApp, relay: Relay, runner: TurnRunner, slack: AsyncWebCli
     app.action(DISMISS_ACTION)(dismiss_listener())
     app.action(SHOW_CODE_ACTION)(show_code_listener(store, slack))
     app.command(COMMAND)(command_listener(relay, slack))
+    register_lifecycle(app, services.lifecycle, services.settings)
     app.event(re.compile(".*"))(_acknowledge)
 
 

@@ -21,6 +21,7 @@ from bot.slack.inbound import ThreadKey
 logger = logging.getLogger(__name__)
 
 STOP_ACTION = "stop_turn"
+END_ACTION = "end_session"
 
 
 def status_blocks(text: str, *, buttons: list[dict[str, Any]]) -> list[dict[str, Any]]:

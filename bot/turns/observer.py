@@ -30,7 +30,8 @@ class RunObserver:
         elif isinstance(event, OutputItemEvent) and isinstance(event.item, CodeInterpreterCall):
             if event.type.endswith(".added"):
                 self.steps += 1
-            elif event.item.container_id and event.item.container_id not in self.containers:
+            # Noted as soon as it is known: a turn stopped mid-run still leaves a sandbox to delete.
+            if event.item.container_id and event.item.container_id not in self.containers:
                 self.containers.append(event.item.container_id)
         elif isinstance(event, CodeDone):
             self.code.append((event.item_id, event.code))

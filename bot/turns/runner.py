@@ -24,12 +24,12 @@ from bot.outputs.code import SHOW_CODE_ACTION, post_code
 from bot.outputs.collect import asks_for_file, collect
 from bot.outputs.post import OutputPoster
 from bot.slack.inbound import ThreadKey
-from bot.slack.status import StatusBoard, StatusMessage, button
+from bot.slack.status import END_ACTION, StatusBoard, StatusMessage, button
 from bot.turns.observer import TERMINAL_STATUSES, RunObserver
 from bot.turns.poster import ThreadPoster
 from bot.turns.prompt import SANDBOX_RESTARTED, turn_input
 from storage.protocol import Store
-from storage.records import FileStatus, Session, Turn
+from storage.records import FileStatus, Session, SessionState, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,9 @@ class TurnRunner:
     async def _guarded(self, turn: Turn, *, resume: bool) -> None:
         session = await self._d.store.get_session(turn.session_id)
         if session is None:
+            return
+        if session.state is not SessionState.ACTIVE and not resume:
+            await self._d.store.stop_turn(turn.id)  # its thread ended while it waited
             return
         thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
         status = self._d.statuses.get(thread, turn.id, turn.status_message_ts)
@@ -282,8 +285,9 @@ class TurnRunner:
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
         )
-        show_code = [button(SHOW_CODE_ACTION, "Show code", turn.id)] if ran_code else []
-        await status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=show_code)
+        buttons = [button(SHOW_CODE_ACTION, "Show code", turn.id)] if ran_code else []
+        buttons.append(button(END_ACTION, "End session", turn.id))
+        await status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons)
 
     async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run) -> None:
         """Every file the run generated into the thread, or a sentence saying why not."""

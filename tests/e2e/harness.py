@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.app import Services, create_app, open_services
+from bot.app import CleanupTiming, Services, create_app, open_services
 from bot.config import Settings
 from bot.emulators.foundry import EmulatorConfig as FoundryConfig
 from bot.emulators.foundry import FoundryEmulator
@@ -24,9 +25,12 @@ from bot.emulators.slack import RetryPolicy as SlackRetry
 from bot.emulators.slack import SlackEmulator
 from bot.foundry.retry import RetryPolicy
 from bot.server import serve
+from storage import Clock, utc_now
 
 #: Fast back-off for tests; Retry-After from the emulator still rules.
 FAST = RetryPolicy(max_retries=3, initial_delay=0.01, max_delay=0.05)
+#: A clean-up worker that looks often and retries quickly.
+FAST_CLEANUP = CleanupTiming(interval=0.2, base_delay=0.05, max_attempts=8, lease=timedelta(seconds=2))
 
 
 @dataclass
@@ -59,13 +63,19 @@ def bot_settings(slack: SlackEmulator, foundry: FoundryEmulator, db: Path, **ove
 
 @asynccontextmanager
 async def running_bot(
-    slack: SlackEmulator, foundry: FoundryEmulator, db: Path, *, socket_mode: bool = False, **overrides: Any
+    slack: SlackEmulator,
+    foundry: FoundryEmulator,
+    db: Path,
+    *,
+    socket_mode: bool = False,
+    clock: Clock = utc_now,
+    **overrides: Any,
 ) -> AsyncIterator[Stack]:
     """Start the bot against running emulators; stop it (cleanly) on exit."""
     if socket_mode:
         overrides["slack_app_token"] = slack.app_token
     settings = bot_settings(slack, foundry, db, **overrides)
-    async with open_services(settings, foundry_policy=FAST) as services:
+    async with open_services(settings, foundry_policy=FAST, clock=clock, cleanup=FAST_CLEANUP) as services:
         bolt = create_app(settings, services)
         async with serve(settings, bolt) as url:
             if socket_mode:
