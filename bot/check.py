@@ -17,7 +17,7 @@ from bot.errors import BotError
 from bot.foundry.connect import open_foundry
 from bot.manifest import BOT_SCOPES
 from bot.slack.client import build_web_client
-from storage import open_store
+from storage import CleanupState, open_store
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,19 @@ async def check_foundry(settings: Settings) -> list[Finding]:
 async def check_database(settings: Settings) -> list[Finding]:
     """The database opens and its schema is current."""
     try:
-        async with open_store(settings.database_url):
-            pass
+        async with open_store(settings.database_url) as store:
+            failing = await store.list_cleanup_jobs(states=[CleanupState.FAILED])
     except BotError as exc:
         return [Finding(False, "database", f"{exc.user_message} ({exc})")]
-    return [Finding(True, "database", f"{settings.database_url} is ready")]
+    found = [Finding(True, "database", f"{settings.database_url} is ready")]
+    if failing:
+        errors = "; ".join(sorted({(job.last_error or "unknown error")[:120] for job in failing})[:3])
+        found.append(
+            Finding(
+                False,
+                "clean-up",
+                f"{len(failing)} clean-up job(s) keep failing ({errors}); they are retried, "
+                "and `python -m bot sweep` deletes what they could not",
+            )
+        )
+    return found

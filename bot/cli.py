@@ -20,7 +20,12 @@ from bot.config import Settings, load_settings
 from bot.demo import run_demo
 from bot.emulators.foundry import EmulatorConfig, FoundryEmulator
 from bot.errors import BotError, ConfigError
+from bot.foundry.connect import open_foundry
+from bot.lifecycle import Lifecycle
+from bot.maintenance import sweep, teardown
 from bot.server import serve
+from bot.slack.client import build_web_client
+from storage import open_store
 
 EXIT_CONFIG = 2
 
@@ -32,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
     commands.add_parser("check", help="check the settings, Slack, Foundry and the database, and report")
     commands.add_parser("demo", help="run the bot between the Slack and Foundry emulators and play a conversation")
+    sweep = commands.add_parser("sweep", help="delete this deployment's conversations and files no live session owns")
+    sweep.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    teardown = commands.add_parser("teardown", help="end every session and delete everything this deployment made")
+    teardown.add_argument("--yes", action="store_true", help="really do it (without: only say what would go)")
     emulate = commands.add_parser("emulate", help="run a loopback emulator on its own")
     emulate.add_argument("service", choices=["foundry"], help="which service to emulate")
     emulate.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
@@ -51,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo())
         if args.command == "check":
             return _with_settings(lambda settings: asyncio.run(check(settings)))
+        if args.command in ("sweep", "teardown"):
+            dry_run = args.dry_run if args.command == "sweep" else not args.yes
+            return _with_settings(lambda settings: asyncio.run(maintain(settings, args.command, dry_run=dry_run)))
     return 0
 
 
@@ -102,6 +114,26 @@ async def check(settings: Settings) -> int:
     failed = [f for f in findings if not f.ok]
     print("All checks passed." if not failed else f"{len(failed)} check(s) failed.")
     return 1 if failed else 0
+
+
+async def maintain(settings: Settings, command: str, *, dry_run: bool) -> int:
+    """Run ``sweep`` or ``teardown`` and print what it removed (or would remove)."""
+    configure_logging(settings.log_level)
+    try:
+        async with open_store(settings.database_url) as store, open_foundry(settings) as foundry:
+            lifecycle = Lifecycle(store, foundry, build_web_client(settings), None, idle_ttl=settings.thread_idle_ttl)
+            if command == "sweep":
+                report = await sweep(store, foundry, settings, dry_run=dry_run)
+            else:
+                report = await teardown(store, foundry, lifecycle, settings, dry_run=dry_run)
+    except BotError as exc:
+        print(f"error: {exc.user_message}\n  detail: {exc}", file=sys.stderr)
+        return 1
+    for line in report.lines(dry_run=dry_run):
+        print(line)
+    if dry_run and command == "teardown":
+        print("Nothing was changed. Run `python -m bot teardown --yes` to do it.")
+    return 1 if report.unfinished_jobs else 0
 
 
 async def _emulate_foundry(host: str, port: int) -> int:

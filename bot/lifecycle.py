@@ -53,7 +53,7 @@ class Lifecycle:
         store: Store,
         foundry: Foundry,
         slack: AsyncWebClient,
-        runner: TurnRunner,
+        runner: TurnRunner | None,
         *,
         idle_ttl: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -125,7 +125,7 @@ class Lifecycle:
     async def _stop_turns(self, session: Session, patience: float = 15.0) -> None:
         turns = await self._store.list_turns(session.id)
         for turn in turns:
-            if turn.state in IN_FLIGHT_TURN_STATES:
+            if turn.state in IN_FLIGHT_TURN_STATES and self._runner is not None:
                 self._runner.stop(turn.id, None)
             elif turn.state is TurnState.QUEUED:
                 await self._store.stop_turn(turn.id)
@@ -172,6 +172,18 @@ class Lifecycle:
             for job in jobs:
                 finished += await self.run_job(job)
         return finished
+
+    async def drain(self, patience: float = 120.0) -> list[CleanupJob]:
+        """Run jobs as they fall due until none is left or ``patience`` runs out; returns what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        unfinished = [CleanupState.PENDING, CleanupState.RUNNING, CleanupState.FAILED]
+        while True:
+            await self.run_due()
+            left = await self._store.list_cleanup_jobs(states=unfinished)
+            if not left or loop.time() > deadline:
+                return left
+            await asyncio.sleep(0.5)
 
     async def expire_idle(self) -> int:
         """End sessions idle for longer than ``THREAD_IDLE_TTL``."""

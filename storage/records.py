@@ -30,6 +30,7 @@ class ArchiveReason(StrEnum):
     IDLE = "idle"
     UNINSTALLED = "uninstalled"
     TOKENS_REVOKED = "tokens_revoked"
+    TEARDOWN = "teardown"
 
 
 class TurnState(StrEnum):

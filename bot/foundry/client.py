@@ -83,6 +83,7 @@ class Foundry(Protocol):
     ) -> FileObject: ...
     async def delete_file(self, file_id: str) -> bool: ...
     async def create_conversation(self, metadata: Mapping[str, str]) -> Conversation: ...
+    async def list_conversations(self, *, agent_name: str | None = None) -> list[Conversation]: ...
     async def delete_conversation(self, conversation_id: str) -> bool: ...
     async def create_response(self, request: ResponseRequest) -> Response: ...
     def stream_response(self, request: ResponseRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]: ...
@@ -202,6 +203,24 @@ class FoundryClient:
             safe=False,
         )
         return _parse(Conversation, data, "create conversation")
+
+    async def list_conversations(self, *, agent_name: str | None = None) -> list[Conversation]:
+        """Conversations in the project (Foundry lists them, optionally only an agent's), oldest first."""
+        found: list[Conversation] = []
+        after: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": 100, "order": "asc"}
+            if agent_name:
+                params["agent_name"] = agent_name
+            if after:
+                params["after"] = after
+            page = await self._t.json(
+                "GET", f"{_OPENAI}/conversations", params=params, what="list conversations", safe=True
+            )
+            found += [_parse(Conversation, item, "list conversations") for item in page.get("data", [])]
+            after = page.get("last_id")
+            if not page.get("has_more") or not after:
+                return found
 
     async def delete_conversation(self, conversation_id: str) -> bool:
         """Delete a conversation; False when it was already gone."""

@@ -11,8 +11,6 @@ import sqlite3
 from collections.abc import Sequence
 from typing import NamedTuple
 
-import aiosqlite
-
 from bot.errors import StorageError
 from storage.sqlite.database import execute, fetch_value
 
@@ -58,13 +56,13 @@ def check_order(migrations: Sequence[Migration]) -> None:
         raise ValueError(f"migration versions must be 1..n in order, got {versions}")
 
 
-async def current_version(connection: aiosqlite.Connection) -> int:
+def current_version(connection: sqlite3.Connection) -> int:
     """The highest version applied (0 for a new database)."""
-    value = await fetch_value(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+    value = fetch_value(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
     return int(value) if isinstance(value, int) else 0
 
 
-async def migrate(connection: aiosqlite.Connection, migrations: Sequence[Migration]) -> int:
+def migrate(connection: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
     """Bring the schema up to the last migration and return that version.
 
     The connection must be in autocommit mode (``isolation_level=None``); each step runs in
@@ -72,32 +70,33 @@ async def migrate(connection: aiosqlite.Connection, migrations: Sequence[Migrati
     """
     check_order(migrations)
     try:
-        await execute(connection, _CREATE_VERSIONS)
+        execute(connection, _CREATE_VERSIONS)
         for migration in migrations:
-            await _apply(connection, migration, latest=len(migrations))
-        return await _refuse_newer(connection, latest=len(migrations))
+            _apply(connection, migration, latest=len(migrations))
+        return _refuse_newer(connection, latest=len(migrations))
     except sqlite3.Error as exc:
         raise StorageError(f"migrating the database schema failed: {exc}") from exc
 
 
-async def _apply(connection: aiosqlite.Connection, migration: Migration, *, latest: int) -> None:
-    await execute(connection, "BEGIN IMMEDIATE")
+def _apply(connection: sqlite3.Connection, migration: Migration, *, latest: int) -> None:
+    execute(connection, "BEGIN IMMEDIATE")
     try:
-        applied = await _refuse_newer(connection, latest=latest)
+        applied = _refuse_newer(connection, latest=latest)
         if migration.version > applied:
             for statement in split_statements(migration.sql):
-                await execute(connection, statement)
-            await execute(
+                execute(connection, statement)
+            execute(
                 connection, "INSERT INTO schema_migrations (version) VALUES (:version)", {"version": migration.version}
             )
-        await connection.commit()
+        execute(connection, "COMMIT")
     except BaseException:
-        await connection.rollback()
+        if connection.in_transaction:
+            execute(connection, "ROLLBACK")
         raise
 
 
-async def _refuse_newer(connection: aiosqlite.Connection, *, latest: int) -> int:
-    version = await current_version(connection)
+def _refuse_newer(connection: sqlite3.Connection, *, latest: int) -> int:
+    version = current_version(connection)
     if version > latest:
         raise StorageError(
             f"the database schema is version {version} but this code knows only up to {latest}; "
