@@ -12,7 +12,6 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 
-
 from storage.records import CleanupJob
 from storage.sqlite.codec import json_list
 from storage.sqlite.database import execute, fetch_all, fetch_one, fetch_value

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection
 from datetime import datetime
-
-import sqlite3
 
 from bot.errors import StorageError
 from storage.records import ArchiveReason, CleanupJob, Session, SessionState
