@@ -50,51 +50,51 @@ class SqliteCleanup(Queries):
 
     async def create_cleanup_job(self, session_id: int) -> CleanupJob | None:
         async with self._db.write("create cleanup job") as conn:
-            return ensure_job(conn, session_id, timestamp(self._db.now()))
+            return await ensure_job(conn, session_id, timestamp(self._db.now()))
 
     async def get_cleanup_job(self, job_id: int) -> CleanupJob | None:
         async with self._db.read("get cleanup job") as conn:
-            return load_job(conn, job_id)
+            return await load_job(conn, job_id)
 
     async def claim_due_cleanup_jobs(self, *, lease: timedelta, limit: int = 10) -> list[CleanupJob]:
         now = self._db.now()
         params = {"now": timestamp(now), "lease_until": timestamp(now + lease), "limit": limit}
         async with self._db.write("claim cleanup jobs") as conn:
-            rows = sorted(fetch_all(conn, _CLAIM, params), key=lambda row: (row["next_attempt_at"], row["id"]))
+            rows = sorted(await fetch_all(conn, _CLAIM, params), key=lambda row: (row["next_attempt_at"], row["id"]))
             for row in rows:
-                gather(conn, row["id"], row["session_id"])
-            return load_jobs(conn, rows)
+                await gather(conn, row["id"], row["session_id"])
+            return await load_jobs(conn, rows)
 
     async def mark_cleanup_item_deleted(self, job_id: int, kind: ResourceKind, resource_id: str) -> CleanupJob | None:
         params = {"job_id": job_id, "kind": kind.value, "resource_id": resource_id, "now": timestamp(self._db.now())}
         async with self._db.write("mark cleanup item deleted") as conn:
-            execute(conn, _ITEM_DELETED, params)
+            await execute(conn, _ITEM_DELETED, params)
             if kind is ResourceKind.FILE:
-                execute(conn, _FILE_DELETED, params)
-            return load_job(conn, job_id)
+                await execute(conn, _FILE_DELETED, params)
+            return await load_job(conn, job_id)
 
     async def record_cleanup_failure(self, job_id: int, error: str, *, retry_at: datetime) -> CleanupJob | None:
         now = timestamp(self._db.now())
         params = {"id": job_id, "error": error, "retry_at": timestamp(retry_at), "now": now}
         async with self._db.write("record cleanup failure") as conn:
-            changed = execute(conn, _FAILED, params)
-            return load_job(conn, job_id) if changed else None
+            changed = await execute(conn, _FAILED, params)
+            return await load_job(conn, job_id) if changed else None
 
     async def mark_cleanup_done(self, job_id: int) -> CleanupJob | None:
         now = timestamp(self._db.now())
         async with self._db.write("mark cleanup done") as conn:
-            session_id = fetch_value(conn, "SELECT session_id FROM cleanup_jobs WHERE id = :id", {"id": job_id})
+            session_id = await fetch_value(conn, "SELECT session_id FROM cleanup_jobs WHERE id = :id", {"id": job_id})
             if not isinstance(session_id, int):
                 return None
-            if gather(conn, job_id, session_id):
+            if await gather(conn, job_id, session_id):
                 # Something was created while the job ran: not done yet, and due again at once.
-                execute(conn, _REOPEN, {"id": job_id, "now": now})
+                await execute(conn, _REOPEN, {"id": job_id, "now": now})
             else:
                 sql = "UPDATE cleanup_jobs SET state = 'done', updated_at = :now WHERE id = :id AND state <> 'done'"
-                execute(conn, sql, {"id": job_id, "now": now})
-                archive_session(conn, session_id, now)
-            return load_job(conn, job_id)
+                await execute(conn, sql, {"id": job_id, "now": now})
+                await archive_session(conn, session_id, now)
+            return await load_job(conn, job_id)
 
     async def list_cleanup_jobs(self, *, states: Collection[CleanupState]) -> list[CleanupJob]:
         async with self._db.read("list cleanup jobs") as conn:
-            return load_jobs(conn, fetch_all(conn, _LIST, {"states": json_list(states)}))
+            return await load_jobs(conn, await fetch_all(conn, _LIST, {"states": json_list(states)}))

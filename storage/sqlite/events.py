@@ -13,7 +13,7 @@ class SqliteEvents(Queries):
 
     async def claim_event(self, key: str) -> bool:
         async with self._db.write("claim event") as conn:
-            inserted = execute(
+            inserted = await execute(
                 conn,
                 "INSERT INTO processed_events (key, received_at) VALUES (:key, :now) ON CONFLICT (key) DO NOTHING",
                 {"key": key, "now": timestamp(self._db.now())},
@@ -22,6 +22,6 @@ class SqliteEvents(Queries):
 
     async def prune_events(self, older_than: datetime) -> int:
         async with self._db.write("prune events") as conn:
-            return execute(
+            return await execute(
                 conn, "DELETE FROM processed_events WHERE received_at < :cutoff", {"cutoff": timestamp(older_than)}
             )

@@ -39,11 +39,11 @@ class SqliteFiles(Queries):
         status = FileStatus.PENDING if new.foundry_file_id is None else FileStatus.UPLOADED
         params = {**new.model_dump(), "status": status.value, "now": timestamp(self._db.now())}
         async with self._db.write("add file") as conn:
-            added = fetch_one(conn, _ADD, params)
+            added = await fetch_one(conn, _ADD, params)
             if added is not None:
                 return load(StoredFile, added), True
             sql = "SELECT * FROM files WHERE session_id = :session_id AND sha256 = :sha256"
-            existing = fetch_one(conn, sql, params)
+            existing = await fetch_one(conn, sql, params)
             if existing is None:  # cannot happen: the insert only yields to an existing row
                 raise StorageError(f"adding file {new.slack_file_id!r} to session {new.session_id} failed")
             return load(StoredFile, existing), False

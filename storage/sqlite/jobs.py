@@ -12,6 +12,8 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 
+import aiosqlite
+
 from storage.records import CleanupJob
 from storage.sqlite.codec import json_list
 from storage.sqlite.database import execute, fetch_all, fetch_one, fetch_value
@@ -46,37 +48,37 @@ ORDER BY job_id, kind, resource_id
 """
 
 
-def ensure_job(conn: sqlite3.Connection, session_id: int, now: str) -> CleanupJob | None:
+async def ensure_job(conn: aiosqlite.Connection, session_id: int, now: str) -> CleanupJob | None:
     """The session's job, created if missing, with any new resources added; ``None`` if no such session."""
-    execute(conn, _INSERT_JOB, {"session_id": session_id, "now": now})
-    job_id = fetch_value(conn, "SELECT id FROM cleanup_jobs WHERE session_id = :id", {"id": session_id})
+    await execute(conn, _INSERT_JOB, {"session_id": session_id, "now": now})
+    job_id = await fetch_value(conn, "SELECT id FROM cleanup_jobs WHERE session_id = :id", {"id": session_id})
     if not isinstance(job_id, int):
         return None
-    if gather(conn, job_id, session_id):
+    if await gather(conn, job_id, session_id):
         # New resources reopen a finished job.
-        execute(
+        await execute(
             conn,
             "UPDATE cleanup_jobs SET state = 'pending', next_attempt_at = :now, updated_at = :now "
             "WHERE id = :id AND state = 'done'",
             {"id": job_id, "now": now},
         )
-    return load_job(conn, job_id)
+    return await load_job(conn, job_id)
 
 
-def gather(conn: sqlite3.Connection, job_id: int, session_id: int) -> int:
+async def gather(conn: aiosqlite.Connection, job_id: int, session_id: int) -> int:
     """Add the session's resources not listed yet; returns how many were added."""
-    return execute(conn, _GATHER, {"job_id": job_id, "session_id": session_id})
+    return await execute(conn, _GATHER, {"job_id": job_id, "session_id": session_id})
 
 
-def load_job(conn: sqlite3.Connection, job_id: int) -> CleanupJob | None:
+async def load_job(conn: aiosqlite.Connection, job_id: int) -> CleanupJob | None:
     """The job with its items."""
-    row = fetch_one(conn, "SELECT * FROM cleanup_jobs WHERE id = :id", {"id": job_id})
-    return None if row is None else (load_jobs(conn, [row]))[0]
+    row = await fetch_one(conn, "SELECT * FROM cleanup_jobs WHERE id = :id", {"id": job_id})
+    return None if row is None else (await load_jobs(conn, [row]))[0]
 
 
-def load_jobs(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[CleanupJob]:
+async def load_jobs(conn: aiosqlite.Connection, rows: Sequence[sqlite3.Row]) -> list[CleanupJob]:
     """Jobs from their rows, each with its items, in the rows' order."""
     items: defaultdict[int, list[dict[str, object]]] = defaultdict(list)
-    for item in fetch_all(conn, _ITEMS, {"ids": json_list([row["id"] for row in rows])}):
+    for item in await fetch_all(conn, _ITEMS, {"ids": json_list([row["id"] for row in rows])}):
         items[item["job_id"]].append({key: item[key] for key in ("kind", "resource_id", "deleted_at")})
     return [CleanupJob.model_validate({**dict(row), "items": items[row["id"]]}) for row in rows]

@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import aiosqlite
+
 from bot.errors import StorageError
 from storage.sqlite.database import execute, fetch_value
 
@@ -56,13 +58,13 @@ def check_order(migrations: Sequence[Migration]) -> None:
         raise ValueError(f"migration versions must be 1..n in order, got {versions}")
 
 
-def current_version(connection: sqlite3.Connection) -> int:
+async def current_version(connection: aiosqlite.Connection) -> int:
     """The highest version applied (0 for a new database)."""
-    value = fetch_value(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+    value = await fetch_value(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
     return int(value) if isinstance(value, int) else 0
 
 
-def migrate(connection: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
+async def migrate(connection: aiosqlite.Connection, migrations: Sequence[Migration]) -> int:
     """Bring the schema up to the last migration and return that version.
 
     The connection must be in autocommit mode (``isolation_level=None``); each step runs in
@@ -70,33 +72,32 @@ def migrate(connection: sqlite3.Connection, migrations: Sequence[Migration]) -> 
     """
     check_order(migrations)
     try:
-        execute(connection, _CREATE_VERSIONS)
+        await execute(connection, _CREATE_VERSIONS)
         for migration in migrations:
-            _apply(connection, migration, latest=len(migrations))
-        return _refuse_newer(connection, latest=len(migrations))
+            await _apply(connection, migration, latest=len(migrations))
+        return await _refuse_newer(connection, latest=len(migrations))
     except sqlite3.Error as exc:
         raise StorageError(f"migrating the database schema failed: {exc}") from exc
 
 
-def _apply(connection: sqlite3.Connection, migration: Migration, *, latest: int) -> None:
-    execute(connection, "BEGIN IMMEDIATE")
+async def _apply(connection: aiosqlite.Connection, migration: Migration, *, latest: int) -> None:
+    await execute(connection, "BEGIN IMMEDIATE")
     try:
-        applied = _refuse_newer(connection, latest=latest)
+        applied = await _refuse_newer(connection, latest=latest)
         if migration.version > applied:
             for statement in split_statements(migration.sql):
-                execute(connection, statement)
-            execute(
+                await execute(connection, statement)
+            await execute(
                 connection, "INSERT INTO schema_migrations (version) VALUES (:version)", {"version": migration.version}
             )
-        execute(connection, "COMMIT")
+        await connection.commit()
     except BaseException:
-        if connection.in_transaction:
-            execute(connection, "ROLLBACK")
+        await connection.rollback()
         raise
 
 
-def _refuse_newer(connection: sqlite3.Connection, *, latest: int) -> int:
-    version = current_version(connection)
+async def _refuse_newer(connection: aiosqlite.Connection, *, latest: int) -> int:
+    version = await current_version(connection)
     if version > latest:
         raise StorageError(
             f"the database schema is version {version} but this code knows only up to {latest}; "

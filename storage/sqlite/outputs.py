@@ -38,10 +38,10 @@ class SqliteOutputs(Queries):
     async def record_output(self, new: NewOutput) -> Output:
         params = {**new.model_dump(), "status": new.status.value, "now": timestamp(self._db.now())}
         async with self._db.write("record output") as conn:
-            row = fetch_one(conn, _RECORD, params)
+            row = await fetch_one(conn, _RECORD, params)
             if row is None:
                 sql = "SELECT * FROM outputs WHERE turn_id = :turn_id AND container_file_id = :container_file_id"
-                row = fetch_one(conn, sql, params)
+                row = await fetch_one(conn, sql, params)
             if row is None:
                 raise StorageError(f"recording output {new.container_file_id!r} of turn {new.turn_id} failed")
             return load(Output, row)

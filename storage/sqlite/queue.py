@@ -46,7 +46,7 @@ class SqliteTurnQueue(Queries):
 
     async def list_waiting_sessions(self, limit: int = 100) -> list[int]:
         async with self._db.read("list waiting sessions") as conn:
-            return [row["session_id"] for row in fetch_all(conn, _WAITING, {"limit": limit})]
+            return [row["session_id"] for row in await fetch_all(conn, _WAITING, {"limit": limit})]
 
     async def queue_position(self, turn_id: int) -> QueuePosition | None:
         return await self._one(QueuePosition, "queue position", _POSITION, {"id": turn_id}, write=False)

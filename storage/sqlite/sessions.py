@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from datetime import datetime
+
+import aiosqlite
 
 from bot.errors import StorageError
 from storage.records import ArchiveReason, CleanupJob, Session, SessionState
@@ -35,9 +36,9 @@ LIMIT COALESCE(:limit, -1)
 """
 
 
-def archive_session(conn: sqlite3.Connection, session_id: int, now: str) -> Session | None:
+async def archive_session(conn: aiosqlite.Connection, session_id: int, now: str) -> Session | None:
     """archiving → archived, inside the caller's transaction."""
-    row = fetch_one(
+    row = await fetch_one(
         conn,
         "UPDATE sessions SET state = 'archived', archived_at = :now WHERE id = :id AND state = 'archiving' RETURNING *",
         {"id": session_id, "now": now},
@@ -51,10 +52,10 @@ class SqliteSessions(Queries):
     async def get_or_create_session(self, team_id: str, channel_id: str, root_ts: str) -> tuple[Session, bool]:
         thread = {"team_id": team_id, "channel_id": channel_id, "root_ts": root_ts}
         async with self._db.write("get or create session") as conn:
-            created = fetch_one(conn, _CREATE, {**thread, "now": timestamp(self._db.now())})
+            created = await fetch_one(conn, _CREATE, {**thread, "now": timestamp(self._db.now())})
             if created is not None:
                 return load(Session, created), True
-            existing = fetch_one(conn, _LIVE, thread)
+            existing = await fetch_one(conn, _LIVE, thread)
             if existing is None:  # cannot happen: the insert only yields to a live row
                 raise StorageError(f"no live session for thread {thread} after a conflicting insert")
             return load(Session, existing), False
@@ -93,19 +94,19 @@ class SqliteSessions(Queries):
 
     async def begin_archiving(self, session_id: int, reason: ArchiveReason) -> CleanupJob | None:
         async with self._db.write("begin archiving") as conn:
-            execute(
+            await execute(
                 conn,
                 "UPDATE sessions SET state = 'archiving', archive_reason = :reason WHERE id = :id AND state = 'active'",
                 {"id": session_id, "reason": reason.value},
             )
-            state = fetch_value(conn, "SELECT state FROM sessions WHERE id = :id", {"id": session_id})
+            state = await fetch_value(conn, "SELECT state FROM sessions WHERE id = :id", {"id": session_id})
             if state != SessionState.ARCHIVING:
                 return None
-            return ensure_job(conn, session_id, timestamp(self._db.now()))
+            return await ensure_job(conn, session_id, timestamp(self._db.now()))
 
     async def finish_archiving(self, session_id: int) -> Session | None:
         async with self._db.write("finish archiving") as conn:
-            return archive_session(conn, session_id, timestamp(self._db.now()))
+            return await archive_session(conn, session_id, timestamp(self._db.now()))
 
     async def list_sessions(
         self,

@@ -86,13 +86,13 @@ class SqliteTurns(Queries):
             "now": now,
         }
         async with self._db.write("enqueue turn") as conn:
-            created = fetch_one(conn, _ENQUEUE, params)
+            created = await fetch_one(conn, _ENQUEUE, params)
             if created is not None:
-                execute(
+                await execute(
                     conn, "UPDATE sessions SET last_activity_at = :now WHERE id = :id", {"id": session_id, "now": now}
                 )
                 return load(Turn, created), True
-            existing = fetch_one(
+            existing = await fetch_one(
                 conn, "SELECT * FROM turns WHERE session_id = :session_id AND message_ts = :message_ts", params
             )
             if existing is None:
@@ -108,11 +108,11 @@ class SqliteTurns(Queries):
 
     async def claim_next_turn(self, session_id: int, *, max_running: int | None = None) -> Turn | None:
         async with self._db.write("claim next turn") as conn:
-            if fetch_value(conn, _IN_FLIGHT_IN_SESSION, {"session_id": session_id}):
+            if await fetch_value(conn, _IN_FLIGHT_IN_SESSION, {"session_id": session_id}):
                 return None
-            if max_running is not None and _as_int(fetch_value(conn, _RUNNING)) >= max_running:
+            if max_running is not None and _as_int(await fetch_value(conn, _RUNNING)) >= max_running:
                 return None
-            row = fetch_one(conn, _CLAIM, {"session_id": session_id, "now": timestamp(self._db.now())})
+            row = await fetch_one(conn, _CLAIM, {"session_id": session_id, "now": timestamp(self._db.now())})
             return None if row is None else load(Turn, row)
 
     async def set_turn_response(self, turn_id: int, response_id: str) -> Turn | None:
@@ -122,14 +122,14 @@ class SqliteTurns(Queries):
     async def set_turn_container(self, turn_id: int, container_id: str, *, new_sandbox: bool) -> Turn | None:
         params = {"id": turn_id, "container_id": container_id, "new_sandbox": new_sandbox}
         async with self._db.write("set turn container") as conn:
-            row = fetch_one(
+            row = await fetch_one(
                 conn,
                 "UPDATE turns SET container_id = :container_id, new_sandbox = :new_sandbox WHERE id = :id RETURNING *",
                 params,
             )
             if row is None:
                 return None
-            execute(
+            await execute(
                 conn,
                 "UPDATE sessions SET last_container_id = :container_id WHERE id = :session_id",
                 {"container_id": container_id, "session_id": row["session_id"]},

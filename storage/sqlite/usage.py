@@ -50,7 +50,7 @@ class SqliteUsage(Queries):
     async def record_usage(self, entry: UsageEntry) -> bool:
         params = {**entry.model_dump(), "day": entry.day.isoformat(), "now": timestamp(self._db.now())}
         async with self._db.write("record usage") as conn:
-            return execute(conn, _RECORD, params) == 1
+            return await execute(conn, _RECORD, params) == 1
 
     async def usage_totals(
         self,
@@ -76,7 +76,7 @@ class SqliteUsage(Queries):
     ) -> list[UsageRank]:
         params = {"team_id": team_id, "by": by.value, "start": start.isoformat(), "end": end.isoformat()}
         async with self._db.read("top usage") as conn:
-            rows = fetch_all(conn, _TOP, {**params, "limit": limit})
+            rows = await fetch_all(conn, _TOP, {**params, "limit": limit})
             return [UsageRank(key=row["key"], totals=_totals(row)) for row in rows]
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,27 +14,14 @@ from .helpers import ManualClock
 
 
 @pytest.fixture(autouse=True)
-def _no_leaked_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fail a test that leaves a SQLite connection open (the warning filter ignores ResourceWarning)."""
-    opened: list[sqlite3.Connection] = []
-    connect = sqlite3.connect
-
-    def recording_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        connection = connect(*args, **kwargs)
-        opened.append(connection)
-        return connection
-
-    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+def _no_leaked_connections() -> Iterator[None]:
+    """Fail a test that leaves an aiosqlite connection open (the warning filter ignores ResourceWarning)."""
+    before = set(threading.enumerate())
     yield
-    assert [connection for connection in opened if _is_open(connection)] == []
-
-
-def _is_open(connection: sqlite3.Connection) -> bool:
-    try:
-        connection.total_changes  # noqa: B018 (raises once the connection is closed)
-    except sqlite3.ProgrammingError:
-        return False
-    return True
+    workers = [thread for thread in set(threading.enumerate()) - before if "_connection_worker_thread" in thread.name]
+    for worker in workers:
+        worker.join(timeout=2)  # a closed connection's thread ends right after close() returns
+    assert [worker.name for worker in workers if worker.is_alive()] == []
 
 
 @pytest.fixture(name="clock")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.errors import StorageError
@@ -42,8 +43,8 @@ def _versions(path: Path) -> list[int]:
 
 
 @pytest.fixture
-def raw(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(tmp_path / "raw.db", isolation_level=None)) as connection:
+async def raw(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    async with aiosqlite.connect(tmp_path / "raw.db", isolation_level=None) as connection:
         yield connection
 
 
@@ -83,27 +84,27 @@ async def test_migrate_database_from_future_refused(db_url: str, db_path: Path) 
             pass
 
 
-def test_migrate_applies_pending_steps_in_order(raw: sqlite3.Connection) -> None:
+async def test_migrate_applies_pending_steps_in_order(raw: aiosqlite.Connection) -> None:
     """Only steps newer than the database run, each once, in order."""
     first = [Migration(1, "CREATE TABLE a (x INTEGER)")]
     both = [*first, Migration(2, "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);")]
 
-    assert migrate(raw, first) == 1
-    assert migrate(raw, both) == 2
-    assert migrate(raw, both) == 2
+    assert await migrate(raw, first) == 1
+    assert await migrate(raw, both) == 2
+    assert await migrate(raw, both) == 2
 
-    assert list(raw.execute("SELECT x FROM a").fetchall()) == [(2,)]
+    assert list(await raw.execute_fetchall("SELECT x FROM a")) == [(2,)]
 
 
-def test_migrate_failed_step_rolls_back_whole_step(raw: sqlite3.Connection) -> None:
+async def test_migrate_failed_step_rolls_back_whole_step(raw: aiosqlite.Connection) -> None:
     """A step that fails half-way leaves neither its tables nor its version behind."""
     broken = [Migration(1, "CREATE TABLE a (x INTEGER); CREATE TABLE a (x INTEGER);")]
 
     with pytest.raises(StorageError, match="already exists"):
-        migrate(raw, broken)
+        await migrate(raw, broken)
 
-    assert current_version(raw) == 0
-    assert list(raw.execute("SELECT name FROM sqlite_master WHERE name = 'a'").fetchall()) == []
+    assert await current_version(raw) == 0
+    assert list(await raw.execute_fetchall("SELECT name FROM sqlite_master WHERE name = 'a'")) == []
 
 
 def test_check_order_refuses_gaps_and_repeats() -> None:
