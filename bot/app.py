@@ -63,7 +63,8 @@ class CleanupTiming:
     interval: float = 30.0
     base_delay: float = 2.0
     max_attempts: int = 8
-    lease: timedelta = timedelta(minutes=2)
+    #: How long a claimed job is left to its worker before another may take it (after a crash).
+    lease: timedelta = timedelta(seconds=30)
 
 
 @asynccontextmanager

@@ -60,7 +60,7 @@ class Lifecycle:
         interval: float = 30.0,
         base_delay: float = 2.0,
         max_attempts: int = 8,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = timedelta(seconds=30),
     ) -> None:
         self._store = store
         self._foundry = foundry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from bot.cli import main
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import SlackEmulator
 from bot.manifest import BOT_SCOPES
+from storage import ArchiveReason, open_store
 
 from .harness import bot_settings
 
@@ -61,3 +63,21 @@ def test_check_command_reports_missing_settings(capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err
     assert "SLACK_BOT_TOKEN is missing" in err
     assert "AZURE_AI_PROJECT_ENDPOINT is missing" in err
+
+
+async def test_check_lists_clean_up_jobs_that_keep_failing(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """A clean-up job that keeps failing shows up in the report with its error and the way out."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    db = tmp_path / "bot.db"
+    async with open_store(f"sqlite:///{db}") as store:
+        session, _ = await store.get_or_create_session("T1", "C1", "1.0")
+        job = await store.begin_archiving(session.id, ArchiveReason.CHANNEL_ARCHIVED)
+        assert job is not None
+        await store.record_cleanup_failure(job.id, "delete conversation: HTTP 503", retry_at=datetime.now(UTC))
+    failed = [f for f in await run_checks(bot_settings(slack, foundry, db)) if not f.ok]
+    assert [f.area for f in failed] == ["clean-up"]
+    assert "HTTP 503" in failed[0].text
+    assert "python -m bot sweep" in failed[0].text
