@@ -56,11 +56,28 @@ async def open_sqlite(target: SqliteTarget, *, clock: Clock, busy_timeout: float
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open the SQLite database {target.database}: {exc}") from exc
     try:
-        await _prepare(connection, target, busy_timeout)
+        await _prepare_patiently(connection, target, busy_timeout)
     except BaseException:
         await connection.close()
         raise
     return SqliteStore(Database(connection, clock))
+
+
+async def _prepare_patiently(connection: aiosqlite.Connection, target: SqliteTarget, busy_timeout: float) -> None:
+    """:func:`_prepare`, retried while another process holds the lock (switching to WAL ignores busy_timeout)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + busy_timeout
+    delay = 0.01
+    while True:
+        try:
+            await _prepare(connection, target, busy_timeout)
+            return
+        except StorageError as exc:
+            locked = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
+            if not locked or loop.time() + delay > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 async def _prepare(connection: aiosqlite.Connection, target: SqliteTarget, busy_timeout: float) -> None:

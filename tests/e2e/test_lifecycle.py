@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import bot_subprocess
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import FileUpload, SlackEmulator
 from bot.slack.status import END_ACTION
@@ -244,27 +243,3 @@ async def test_clean_up_left_by_a_crash_is_finished_at_start(
     foundry.faults.clear()
     async with running_bot(slack, foundry, db):
         await slack.wait_for(lambda: not alive(foundry, thread)["conversation"], timeout=15)
-
-
-async def test_bot_killed_mid_clean_up_finishes_it_after_restart(
-    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
-) -> None:
-    """SIGKILL the bot process while it deletes a thread's resources; the next process completes the job."""
-    slack, foundry = pair
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    async with bot_subprocess(slack, foundry, tmp_path) as (url, process):
-        slack.use_http(f"{url}/slack/events")
-        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {WRITE}")
-        await slack.wait_for_reply(general, root.ts, contains="Done in", after=root.ts, timeout=30)
-        conversation = next(iter(foundry.state.conversations))
-        foundry.faults.add(Fault(route="conversations.delete", kind="delay", delay_s=60.0, count=1))
-        await slack.archive_channel(general, by=alice)
-        await slack.wait_for(lambda: any(r.route == "conversations.delete" for r in foundry.requests), timeout=20)
-        process.kill()  # SIGKILL: no shutdown, the job stays "running" in the database
-        await process.wait()
-    assert conversation in foundry.state.conversations
-    foundry.faults.clear()
-    async with bot_subprocess(slack, foundry, tmp_path):
-        await slack.wait_for(lambda: conversation not in foundry.state.conversations, timeout=90)
-        await slack.wait_for(lambda: foundry.counters()["containers"] == 0, timeout=30)
