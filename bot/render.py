@@ -17,16 +17,6 @@ _BARE_SANDBOX = re.compile(r"sandbox:(/mnt/data/[^\s)\]>'\"`]*[^\s)\]>'\"`.,;:!?
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-def sandbox_names(text: str) -> list[str]:
-    """File names the text links to in the sandbox, in order of first mention."""
-    names: list[str] = []
-    for match in _BARE_SANDBOX.finditer(text):
-        name = _basename(match[1])
-        if name and name not in names:
-            names.append(name)
-    return names
-
-
 def strip_sandbox_links(text: str) -> str:
     """Replace every sandbox link by the file's name in bold, so nothing raw reaches Slack."""
 

@@ -34,11 +34,6 @@ class TurnScheduler:
         self._wanted: set[int] = set()
         self._closing = False
 
-    @property
-    def active_sessions(self) -> int:
-        """Sessions with a worker right now."""
-        return len(self._workers)
-
     def kick(self, session_id: int) -> None:
         """Make sure the session's queued turns get run."""
         if self._closing:

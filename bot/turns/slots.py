@@ -29,14 +29,8 @@ class SessionSlots:
             raise ValueError("limit must be at least 1")
         self.limit = limit
         self.in_use = 0
-        self.peak = 0
         self._waiters: deque[_Waiter] = deque()
         self._notices: set[asyncio.Task[None]] = set()
-
-    @property
-    def waiting(self) -> int:
-        """How many are waiting for a slot."""
-        return len(self._waiters)
 
     @asynccontextmanager
     async def hold(self, on_position: PositionCallback | None = None) -> AsyncIterator[None]:
@@ -66,7 +60,6 @@ class SessionSlots:
 
     def _take(self) -> None:
         self.in_use += 1
-        self.peak = max(self.peak, self.in_use)
 
     def _release(self) -> None:
         self.in_use -= 1

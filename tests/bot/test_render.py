@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.render import for_slack, sandbox_names, split_message, strip_sandbox_links
+from bot.render import for_slack, split_message, strip_sandbox_links
 
 
 def test_sandbox_links_become_file_names() -> None:
@@ -17,12 +17,6 @@ def test_sandbox_links_become_file_names() -> None:
 def test_bare_sandbox_paths_are_replaced_too() -> None:
     """A sandbox path outside a link is also replaced."""
     assert strip_sandbox_links("Saved to sandbox:/mnt/data/out.xlsx.") == "Saved to *out.xlsx*."
-
-
-def test_sandbox_names_in_order_without_repeats() -> None:
-    """The files a text links to are listed once each, in order of first mention."""
-    text = "[a](sandbox:/mnt/data/a.png) then sandbox:/mnt/data/b.csv and [a again](sandbox:/mnt/data/a.png)"
-    assert sandbox_names(text) == ["a.png", "b.csv"]
 
 
 def test_short_text_is_one_message() -> None:
