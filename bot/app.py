@@ -27,6 +27,10 @@ from bot.files.intake import FileIntake
 from bot.foundry.client import FoundryClient
 from bot.foundry.connect import open_foundry
 from bot.foundry.retry import RetryPolicy
+from bot.governance.access import AccessPolicy
+from bot.governance.gate import Gate
+from bot.governance.limits import DailyLimits
+from bot.governance.usage import Prices, UsageBook
 from bot.lifecycle import Lifecycle
 from bot.outputs.post import OutputPoster
 from bot.relay import Relay
@@ -54,6 +58,9 @@ class Services:
     runner: TurnRunner
     scheduler: TurnScheduler
     lifecycle: Lifecycle
+    gate: Gate
+    usage: UsageBook
+    clock: Clock
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ async def open_services(
         )
         intake = FileIntake(store, foundry, slack, downloader, max_bytes=settings.max_file_bytes, slots=agent.slots)
         outputs = OutputPoster(foundry, slack, store, max_files=settings.max_output_files)
+        usage = UsageBook(store, Prices.from_settings(settings), clock)
+        gate = Gate(AccessPolicy(settings), DailyLimits(store, settings, clock), store, slack)
         deps = TurnDeps(
             settings=settings,
             store=store,
@@ -101,6 +110,7 @@ async def open_services(
             statuses=statuses,
             intake=intake,
             outputs=outputs,
+            usage=usage,
         )
         runner = TurnRunner(deps)
         slots = SessionSlots(settings.max_concurrent_sessions)
@@ -117,9 +127,11 @@ async def open_services(
             max_attempts=timing.max_attempts,
             lease=timing.lease,
         )
-        relay = Relay(deps, scheduler, lifecycle)
+        relay = Relay(deps, scheduler, lifecycle, gate)
         scheduler.on_wait = relay.waiting_for_sandbox
-        services = Services(settings, store, foundry, slack, agent, relay, runner, scheduler, lifecycle)
+        services = Services(
+            settings, store, foundry, slack, agent, relay, runner, scheduler, lifecycle, gate, usage, clock
+        )
         resumed = await scheduler.resume(runner.resume)
         if resumed:
             logger.info("resuming %d turn(s) interrupted by the last stop", resumed)

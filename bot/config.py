@@ -98,9 +98,40 @@ class Settings(BaseSettings):
         default="button", description="button (Show code on each answer) or always (post the code every time)"
     )
     archive_reaction: str = Field(default="white_check_mark", min_length=1, description="an emoji name without colons")
-    allowed_channels: CommaList = Field(default_factory=list, description="comma-separated channel ids")
-    allowed_users: CommaList = Field(default_factory=list, description="comma-separated user ids")
-    admin_users: CommaList = Field(default_factory=list, description="comma-separated user ids")
+
+    # Governance: who may use the bot, how much, and what it costs
+    allowed_teams: CommaList = Field(
+        default_factory=list, description="comma-separated workspace ids (T…); empty means every workspace"
+    )
+    allowed_channels: CommaList = Field(
+        default_factory=list, description="comma-separated channel ids (C…, G…); empty means every channel"
+    )
+    allowed_users: CommaList = Field(
+        default_factory=list, description="comma-separated user ids (U…, W…); empty means everyone"
+    )
+    admin_users: CommaList = Field(
+        default_factory=list, description="comma-separated user ids who see the workspace's usage"
+    )
+    external_users: Literal["deny", "allow"] = Field(
+        default="deny", description="deny or allow (people from other organisations in shared channels)"
+    )
+    max_turns_per_user_per_day: int | None = Field(
+        default=None, ge=1, description="a whole number of questions per person per UTC day (unset = no limit)"
+    )
+    max_sessions_per_channel_per_day: int | None = Field(
+        default=None,
+        ge=1,
+        description="a whole number of new sandbox sessions per channel per UTC day (unset = no limit)",
+    )
+    price_per_session: float | None = Field(default=None, ge=0, description="a price per sandbox session, e.g. 0.03")
+    price_per_1k_input_tokens: float | None = Field(
+        default=None, ge=0, description="a price per 1,000 input tokens, e.g. 0.00025"
+    )
+    price_per_1k_output_tokens: float | None = Field(
+        default=None, ge=0, description="a price per 1,000 output tokens, e.g. 0.002"
+    )
+    price_currency: str = Field(default="$", min_length=1, max_length=5, description="a currency symbol or code")
+    show_cost: bool = Field(default=False, description="true or false (a cost line under each answer)")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"
@@ -155,12 +186,24 @@ class Settings(BaseSettings):
             return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
         return value
 
-    @field_validator("allowed_channels", "allowed_users", "admin_users", mode="before")
+    @field_validator("allowed_teams", "allowed_channels", "allowed_users", "admin_users", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator(
+        "max_turns_per_user_per_day",
+        "max_sessions_per_channel_per_day",
+        "price_per_session",
+        "price_per_1k_input_tokens",
+        "price_per_1k_output_tokens",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -15,36 +15,36 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.files.names import safe_name
+from bot.files.names import human_size, safe_name
+from bot.files.types import accepted_list
+from bot.governance.access import Requester
+from bot.governance.gate import Gate
+from bot.help import HELP_TEXT
 from bot.lifecycle import Lifecycle
 from bot.slack.inbound import IncomingMessage, ThreadKey
 from bot.slack.lookup import message_files
 from bot.turns.runner import TurnDeps
 from bot.turns.scheduler import TurnScheduler
-from storage.records import IN_FLIGHT_TURN_STATES, ArchiveReason, SessionState, Turn, TurnState
+from storage.records import IN_FLIGHT_TURN_STATES, ArchiveReason, FileStatus, Session, SessionState, Turn, TurnState
 
 logger = logging.getLogger(__name__)
 
 OFFER_ACTION = "analyse_files"
 END_WORDS = frozenset({"end", "end session", "stop session", "close", "done"})
+FILES_WORDS = frozenset({"files", "list files", "show files", "my files"})
 DISMISS_ACTION = "dismiss_files"
-HELP_TEXT = (
-    "Hi! Ask me a data question in this thread and I'll answer it with Python in a secure sandbox: "
-    "calculations, tables, charts. For example: _plot revenue by month_ or _describe this data_. "
-    "Drop CSV, Excel, PDF or other files into the thread and I'll work with them. "
-    "I answer every reply in a thread I'm part of, and DMs too."
-)
 
 
 class Relay:
     """Turns people's messages into queued turns, in order, once each."""
 
     def __init__(
-        self, deps: TurnDeps, scheduler: TurnScheduler, lifecycle: Lifecycle, *, remember: int = 10_000
+        self, deps: TurnDeps, scheduler: TurnScheduler, lifecycle: Lifecycle, gate: Gate, *, remember: int = 10_000
     ) -> None:
         self._d = deps
         self._scheduler = scheduler
         self._lifecycle = lifecycle
+        self._gate = gate
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
 
@@ -53,9 +53,11 @@ class Relay:
         if self._seen_recently(f"{message.team_id}:{message.channel_id}:{message.ts}"):
             return None  # the twin delivery (app_mention + message) of a message handled here
         if not await self._is_turn(message):
-            if message.files:
+            if message.files and self._gate.policy.check(message.requester) is None:
                 await self._dropped_in_channel(message)
             return None
+        if not await self._gate.admit(message.requester, message.thread.root_ts):
+            return None  # told why, once per thread; nothing of theirs is queued or uploaded
         files = message.files
         if not files and message.files_may_be_missing:
             files = await message_files(self._d.slack, message.channel_id, message.ts, message.thread.root_ts)
@@ -66,7 +68,23 @@ class Relay:
         if message.mentions_bot and message.question.lower().strip(" .!") in END_WORDS and message.thread_ts:
             await self._end(message)
             return None
+        if message.mentions_bot and message.question.lower().strip(" .!?") in FILES_WORDS and not files:
+            await self._list_files(message)
+            return None
         return await self.start_turn(message, files)
+
+    async def _list_files(self, message: IncomingMessage) -> None:
+        """`@bot files`: the thread's files with their sizes."""
+        thread = message.thread
+        session = await self._d.store.get_live_session(thread.team_id, thread.channel_id, thread.root_ts)
+        files = await self._d.store.list_files(session.id, statuses=[FileStatus.UPLOADED]) if session else []
+        if files:
+            lines = [f"*Files in this thread* ({len(files)}), in the sandbox under `/mnt/data`:"]
+            lines.extend(f"• {safe_name(f.name)}: {human_size(f.size)}" for f in files)
+            text = "\n".join(lines)
+        else:
+            text = f"There are no files in this thread yet. Drop one here to attach it. Accepted: {accepted_list()}."
+        await self._say(thread, text)
 
     async def _end(self, message: IncomingMessage) -> None:
         """`@bot end` in a thread: end its session (and say so if there was none)."""
@@ -94,6 +112,8 @@ class Relay:
         if session.state is not SessionState.ACTIVE:
             await self._say(thread, "I'm still cleaning up this thread's last session. Ask again in a moment.")
             return None
+        if message.question and not await self._within_limits(message, session):
+            return None
         if fresh and await self._had_a_session(thread):
             await self._say(
                 thread,
@@ -109,13 +129,25 @@ class Relay:
         self._scheduler.kick(session.id)
         return turn
 
-    async def accept_offer(self, team_id: str, channel_id: str, user_id: str, ts: str, thread_ts: str | None) -> None:
+    async def _within_limits(self, message: IncomingMessage, session: Session) -> bool:
+        """The day's limits allow the question; a redelivery of a queued one is not refused again."""
+        refusal = await self._gate.limits.check(message.requester, has_sandbox=session.last_container_id is not None)
+        if refusal is None:
+            return True
+        if not any(t.message_ts == message.ts for t in await self._d.store.list_turns(session.id)):
+            await self._gate.refuse_once(message.requester, refusal, session.root_ts, key=message.ts)
+        return False
+
+    async def accept_offer(self, who: Requester, ts: str, thread_ts: str | None) -> None:
         """The uploader agreed: start a session on the message that carried the files."""
         root = thread_ts or ts
+        if not await self._gate.admit(who, root):
+            return
+        team_id, channel_id, user_id = who.team_id, who.channel_id, who.user_id
         files = await message_files(self._d.slack, channel_id, ts, root)
         message = IncomingMessage(
             team_id=team_id, channel_id=channel_id, channel_type="channel", user_id=user_id, ts=ts,
-            thread_ts=thread_ts, mentions_bot=True,
+            thread_ts=thread_ts, mentions_bot=True, user_team=who.user_team,
         )  # fmt: skip
         await self.start_turn(message, files)
 

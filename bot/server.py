@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.config import Settings
@@ -21,6 +24,23 @@ from bot.config import Settings
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+
+
+def reparse_form(request: AsyncBoltRequest) -> AsyncBoltRequest:
+    """Parse a form body bolt got wrong: any body containing the text ``payload`` is read as an
+    interactive payload, so ``/interpreter print("payload")`` would arrive empty (slack-api.md
+    §0.10). A form whose fields hold no ``payload`` field is parsed as the plain form it is. The
+    raw body is untouched, so the signature is still checked against exactly what Slack sent.
+    """
+    raw = request.raw_body
+    if request.body or not raw or raw.startswith("{"):
+        return request
+    fields = dict(parse_qsl(raw, keep_blank_values=True))
+    if "payload" in fields:
+        return request  # a real interactive payload that did not parse: leave bolt's answer
+    request.body = fields
+    request.context = build_async_context(AsyncBoltContext({}), fields)
+    return request
 
 
 def build_web_app(bolt: AsyncApp, *, mode: str) -> web.Application:
@@ -33,7 +53,7 @@ def build_web_app(bolt: AsyncApp, *, mode: str) -> web.Application:
         bolt_request = AsyncBoltRequest(
             body=await request.text(), query=request.query_string, headers=dict(headers.items())
         )
-        response = await bolt.async_dispatch(bolt_request)
+        response = await bolt.async_dispatch(reparse_form(bolt_request))
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:

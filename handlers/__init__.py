@@ -16,7 +16,7 @@ from bot.outputs.code import SHOW_CODE_ACTION
 from bot.relay import DISMISS_ACTION, OFFER_ACTION
 from bot.slack.status import STOP_ACTION
 from handlers.actions import dismiss_listener, offer_listener, show_code_listener, stop_listener
-from handlers.commands import COMMAND, command_listener
+from handlers.commands import COMMAND, CommandServices, command_listener
 from handlers.lifecycle import register_lifecycle
 from handlers.messages import message_listener
 
@@ -30,12 +30,24 @@ def register(app: AsyncApp, services: Services) -> None:
     on_message = message_listener(relay, services.lifecycle)
     app.event("app_mention")(on_message)
     app.event("message")(on_message)
-    app.action(STOP_ACTION)(stop_listener(runner))
+    gate = services.gate
+    app.action(STOP_ACTION)(stop_listener(runner, gate))
     app.action(OFFER_ACTION)(offer_listener(relay))
     app.action(DISMISS_ACTION)(dismiss_listener())
     app.action(SHOW_CODE_ACTION)(show_code_listener(store, slack))
-    app.command(COMMAND)(command_listener(relay, slack))
-    register_lifecycle(app, services.lifecycle, services.settings)
+    settings = services.settings
+    commands = CommandServices(
+        relay,
+        slack,
+        store,
+        gate,
+        services.usage,
+        capacity=settings.max_concurrent_sessions,
+        max_file_mb=settings.max_file_mb,
+        clock=services.clock,
+    )
+    app.command(COMMAND)(command_listener(commands))
+    register_lifecycle(app, services.lifecycle, settings, gate)
     app.event(re.compile(".*"))(_acknowledge)
 
 

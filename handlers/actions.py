@@ -9,13 +9,33 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.governance.access import Requester
+from bot.governance.gate import Gate
 from bot.outputs.code import post_code
 from bot.relay import Relay
 from bot.turns.runner import TurnRunner
 from storage.protocol import Store
 
 
-def stop_listener(runner: TurnRunner) -> Any:
+def action_requester(body: dict[str, Any]) -> Requester:
+    """Who pressed a button, and where (``block_actions`` payload)."""
+    user = body.get("user") or {}
+    return Requester(
+        team_id=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+        channel_id=str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""),
+        user_id=str(user.get("id") or ""),
+        user_team=user.get("team_id"),
+    )
+
+
+def action_thread(body: dict[str, Any]) -> str | None:
+    """The thread root of the message a button sits on."""
+    container = body.get("container") or {}
+    root = container.get("thread_ts") or container.get("message_ts")
+    return str(root) if root else None
+
+
+def stop_listener(runner: TurnRunner, gate: Gate) -> Any:
     """Stop: cancel the turn named on the button, if it is still running here."""
 
     async def on_stop(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -24,7 +44,9 @@ def stop_listener(runner: TurnRunner) -> Any:
             turn_id = int(action.get("value", ""))
         except ValueError:
             return
-        runner.stop(turn_id, (body.get("user") or {}).get("id"))
+        who = action_requester(body)
+        if await gate.admit(who, action_thread(body) or ""):
+            runner.stop(turn_id, who.user_id)
 
     return on_stop
 
@@ -52,13 +74,7 @@ def offer_listener(relay: Relay) -> Any:
         if target is None:
             return
         await respond(delete_original=True)
-        await relay.accept_offer(
-            team_id=str((body.get("team") or {}).get("id") or body.get("user", {}).get("team_id") or ""),
-            channel_id=str((body.get("channel") or {}).get("id") or ""),
-            user_id=str((body.get("user") or {}).get("id") or ""),
-            ts=target[0],
-            thread_ts=target[1],
-        )
+        await relay.accept_offer(action_requester(body), ts=target[0], thread_ts=target[1])
 
     return on_offer
 

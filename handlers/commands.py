@@ -1,52 +1,122 @@
-"""``/interpreter``: a question becomes a new thread in the channel; ``help`` explains the bot."""
+"""``/interpreter``: a question becomes a new thread; ``help``, ``status`` and ``usage`` answer privately."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.relay import HELP_TEXT, Relay
+from bot.channel_status import channel_status
+from bot.governance.access import Requester
+from bot.governance.gate import Gate
+from bot.governance.usage import UsageBook
+from bot.help import command_help
+from bot.relay import Relay
 from bot.slack.inbound import IncomingMessage
+from storage import Clock
+from storage.protocol import Store
 
 COMMAND = "/interpreter"
 NOT_IN_CHANNEL = "I'm not in this channel yet. Invite me with `/invite @code-interpreter`, then ask again."
 
 
-def command_listener(relay: Relay, slack: AsyncWebClient) -> Any:
-    """Acknowledge at once; the question is posted as a root message and run as that thread's first turn."""
+class CommandServices:
+    """What the command needs, gathered once by :func:`handlers.register`."""
 
-    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    def __init__(
+        self,
+        relay: Relay,
+        slack: AsyncWebClient,
+        store: Store,
+        gate: Gate,
+        usage: UsageBook,
+        *,
+        capacity: int,
+        max_file_mb: int,
+        clock: Clock,
+    ) -> None:
+        self.relay, self.slack, self.store, self.gate, self.usage = relay, slack, store, gate, usage
+        self.capacity, self.max_file_mb, self.clock = capacity, max_file_mb, clock
+
+
+def requester(command: dict[str, Any], context: AsyncBoltContext) -> Requester:
+    """Who typed the command, and where.
+
+    The workspace is the one the app's token belongs to (``auth.test``); the payload's ``team_id``
+    is the person's own, which differs for someone from another organisation.
+    """
+    installed = context.authorize_result.team_id if context.authorize_result else None
+    team = str(installed or command.get("team_id") or "")
+    return Requester(team, str(command["channel_id"]), str(command["user_id"]), command.get("team_id"))
+
+
+def command_listener(services: CommandServices) -> Any:
+    """Acknowledge at once; subcommands answer privately, a question starts a thread."""
+
+    async def on_command(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+    ) -> None:
         text = str(command.get("text") or "").strip()
-        if text.lower() in ("", "help"):
-            await ack(response_type="ephemeral", text=HELP_TEXT)
+        word = text.lower()
+        if word in ("", "help"):
+            await ack(response_type="ephemeral", text=command_help(services.max_file_mb))
             return
         await ack()
-        user, channel = command["user_id"], command["channel_id"]
-        try:
-            root = await slack.chat_postMessage(channel=channel, text=f"<@{user}> asked: {text}")
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            reply = (
-                NOT_IN_CHANNEL
-                if error in ("not_in_channel", "channel_not_found")
-                else (f"I couldn't start a thread here ({error}).")
-            )
-            await respond(response_type="ephemeral", text=reply)
+        who = requester(command, context)
+        refusal = services.gate.policy.check(who)
+        if refusal is not None:
+            await respond(response_type="ephemeral", text=refusal.message)
             return
-        await relay.accept(
-            IncomingMessage(
-                team_id=command["team_id"],
-                channel_id=channel,
-                channel_type="im" if channel.startswith("D") else "channel",
-                user_id=user,
-                ts=str(root["ts"]),
-                text=text,
-                mentions_bot=True,
+        if word == "status":
+            report = await channel_status(
+                services.store,
+                who.team_id,
+                who.channel_id,
+                team_domain=command.get("team_domain"),
+                capacity=services.capacity,
+                now=services.clock(),
             )
-        )
+            await respond(response_type="ephemeral", text=report)
+        elif word == "usage":
+            admin = services.gate.policy.is_admin(who.user_id)
+            report = await services.usage.report(who.team_id, who.channel_id, who.user_id, admin=admin)
+            await respond(response_type="ephemeral", text=report)
+        else:
+            await _ask(services, who, text, respond)
 
     return on_command
+
+
+async def _ask(services: CommandServices, who: Requester, text: str, respond: AsyncRespond) -> None:
+    """Post the question as a root message and run it as that thread's first turn."""
+    limited = await services.gate.limits.check(who, has_sandbox=False)
+    if limited is not None:
+        await respond(response_type="ephemeral", text=limited.message)
+        return
+    try:
+        root = await services.slack.chat_postMessage(channel=who.channel_id, text=f"<@{who.user_id}> asked: {text}")
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        reply = (
+            NOT_IN_CHANNEL
+            if error in ("not_in_channel", "channel_not_found")
+            else f"I couldn't start a thread here ({error})."
+        )
+        await respond(response_type="ephemeral", text=reply)
+        return
+    await services.relay.accept(
+        IncomingMessage(
+            team_id=who.team_id,
+            channel_id=who.channel_id,
+            channel_type="im" if who.channel_id.startswith("D") else "channel",
+            user_id=who.user_id,
+            ts=str(root["ts"]),
+            text=text,
+            mentions_bot=True,
+            user_team=who.user_team,
+        )
+    )

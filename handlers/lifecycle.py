@@ -9,7 +9,9 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.config import Settings
+from bot.governance.gate import Gate
 from bot.lifecycle import END_ACTION, Lifecycle
+from handlers.actions import action_requester, action_thread
 from storage.records import ArchiveReason
 
 _CHANNEL_EVENTS = {
@@ -22,7 +24,7 @@ _CHANNEL_EVENTS = {
 }
 
 
-def register_lifecycle(app: AsyncApp, lifecycle: Lifecycle, settings: Settings) -> None:
+def register_lifecycle(app: AsyncApp, lifecycle: Lifecycle, settings: Settings, gate: Gate) -> None:
     """Attach the listeners for every event that ends sessions."""
     for name, reason in _CHANNEL_EVENTS.items():
         app.event(name)(_channel_gone(lifecycle, reason))
@@ -52,12 +54,9 @@ def register_lifecycle(app: AsyncApp, lifecycle: Lifecycle, settings: Settings) 
     @app.action(END_ACTION)
     async def end_pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        container = body.get("container") or {}
-        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id"))
-        root = container.get("thread_ts") or container.get("message_ts")
-        team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
-        if root:
-            await lifecycle.end_thread(team, channel, str(root), ArchiveReason.END_REQUESTED)
+        who, root = action_requester(body), action_thread(body)
+        if root and await gate.admit(who, root):
+            await lifecycle.end_thread(who.team_id, who.channel_id, root, ArchiveReason.END_REQUESTED)
 
 
 def _channel_gone(lifecycle: Lifecycle, reason: ArchiveReason) -> Any:

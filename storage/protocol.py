@@ -187,7 +187,10 @@ class TurnStore(Protocol):
     async def count_turns(
         self, team_id: str, *, since: datetime, user_id: str | None = None, channel_id: str | None = None
     ) -> int:
-        """Turns asked since a moment, for per-user and per-channel limits."""
+        """Questions asked since a moment, for per-user and per-channel limits.
+
+        A turn without text (files dropped into a thread, attached without a question) is no question.
+        """
         ...
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.governance.access import Requester
+
 #: Subtypes that are a person saying something; everything else (edits, joins, …) is ignored.
 HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
@@ -41,6 +43,13 @@ class IncomingMessage(BaseModel):
     files: list[dict[str, Any]] = Field(default_factory=list)
     #: ``app_mention`` payloads may leave out the message's files; the relay then reads them back.
     files_may_be_missing: bool = False
+    #: The author's own team, when the payload says; another organisation's in a shared channel.
+    user_team: str | None = None
+
+    @property
+    def requester(self) -> Requester:
+        """Who asked, and where, for the access rules and limits."""
+        return Requester(self.team_id, self.channel_id, self.user_id, self.user_team)
 
     @property
     def thread(self) -> ThreadKey:
@@ -65,7 +74,7 @@ def parse_message(event: dict[str, Any], *, team_id: str | None, bot_user_id: st
     user = event.get("user")
     channel = event.get("channel")
     ts = event.get("ts")
-    team = event.get("team") or team_id
+    team = team_id or event.get("team")  # the workspace the event was delivered for
     if not (user and channel and ts and team) or user == bot_user_id:
         return None
     text = str(event.get("text") or "")
@@ -84,6 +93,7 @@ def parse_message(event: dict[str, Any], *, team_id: str | None, bot_user_id: st
         mentions_bot=mentions_bot,
         files=list(event.get("files") or []),
         files_may_be_missing=event.get("type") == "app_mention" and "files" not in event,
+        user_team=event.get("user_team") or event.get("team"),
     )
 
 

@@ -20,6 +20,7 @@ from bot.errors import BotError, FoundryError, FoundryUnavailable, ResponseFaile
 from bot.files.intake import FileIntake
 from bot.foundry.client import Foundry, ResponseRequest
 from bot.foundry.models import Response
+from bot.governance.usage import UsageBook
 from bot.outputs.code import SHOW_CODE_ACTION, post_code
 from bot.outputs.collect import asks_for_file, collect
 from bot.outputs.post import OutputPoster
@@ -29,7 +30,7 @@ from bot.turns.observer import TERMINAL_STATUSES, RunObserver
 from bot.turns.poster import ThreadPoster
 from bot.turns.prompt import SANDBOX_RESTARTED, turn_input
 from storage.protocol import Store
-from storage.records import FileStatus, Session, SessionState, Turn
+from storage.records import FINAL_TURN_STATES, FileStatus, Session, SessionState, Turn, UsageTotals
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class TurnDeps:
     statuses: StatusBoard
     intake: FileIntake
     outputs: OutputPoster
+    usage: UsageBook
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class TurnRunner:
         self._d = deps
         self._running: dict[int, asyncio.Task[Response]] = {}
         self._stopped_by: dict[int, str | None] = {}
+        self._new_sandboxes: dict[int, int] = {}
         self._poll = recovery_poll_s
         self._limit = recovery_limit_s
 
@@ -126,6 +129,15 @@ class TurnRunner:
             await self._fail(turn, status, poster, "internal_error", BotError.user_message)
         finally:
             self._d.statuses.forget(turn.id)
+            await self._record_usage(turn.id)
+
+    async def _record_usage(self, turn_id: int) -> UsageTotals | None:
+        """Record a turn's usage once it has ended, whichever way (a repeat records nothing)."""
+        sandboxes = self._new_sandboxes.pop(turn_id, 0)
+        turn = await self._d.store.get_turn(turn_id)
+        if turn is None or turn.state not in FINAL_TURN_STATES:
+            return None
+        return await self._d.usage.record(turn, sandbox_sessions=sandboxes)
 
     async def _run(
         self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage, poster: ThreadPoster
@@ -260,6 +272,8 @@ class TurnRunner:
         for container_id in observer.containers:
             fresh = session.last_container_id is not None and container_id != session.last_container_id
             restarted = restarted or fresh
+            if container_id != session.last_container_id:  # a sandbox session this thread had not used
+                self._new_sandboxes[turn.id] = self._new_sandboxes.get(turn.id, 0) + 1
             await self._d.store.set_turn_container(turn.id, container_id, new_sandbox=fresh)
         return restarted
 
@@ -285,6 +299,9 @@ class TurnRunner:
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
         )
+        figures = await self._record_usage(turn.id)
+        if figures is not None and self._d.settings.show_cost:
+            await poster.say(self._d.usage.footer(figures))
         buttons = [button(SHOW_CODE_ACTION, "Show code", turn.id)] if ran_code else []
         buttons.append(button(END_ACTION, "End session", turn.id))
         await status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons)

@@ -145,3 +145,47 @@ def test_loopback_http_endpoints_are_allowed() -> None:
     )
     assert settings.slack_api_url == "http://127.0.0.1:9000/api/"
     assert settings.azure_ai_project_endpoint == "http://localhost:9001/api/projects/demo"
+
+
+def test_governance_settings_read_lists_limits_and_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Allowlists are comma lists, limits and prices are optional numbers, and blank means unset."""
+    _set(monkeypatch, REQUIRED)
+    _set(
+        monkeypatch,
+        {
+            "ALLOWED_TEAMS": "T1, T2",
+            "ALLOWED_CHANNELS": "C1",
+            "EXTERNAL_USERS": "allow",
+            "MAX_TURNS_PER_USER_PER_DAY": "20",
+            "MAX_SESSIONS_PER_CHANNEL_PER_DAY": "",
+            "PRICE_PER_1K_INPUT_TOKENS": "0.25",
+            "SHOW_COST": "true",
+        },
+    )
+    settings = load_settings()
+    assert settings.allowed_teams == ["T1", "T2"]
+    assert settings.allowed_channels == ["C1"]
+    assert settings.allowed_users == []
+    assert settings.external_users == "allow"
+    assert settings.max_turns_per_user_per_day == 20
+    assert settings.max_sessions_per_channel_per_day is None
+    assert settings.price_per_1k_input_tokens == 0.25
+    assert settings.price_per_session is None
+    assert settings.show_cost is True
+
+
+def test_governance_defaults_deny_external_people_and_set_no_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set(monkeypatch, REQUIRED)
+    settings = load_settings()
+    assert settings.external_users == "deny"
+    assert settings.max_turns_per_user_per_day is None
+    assert settings.show_cost is False
+
+
+def test_malformed_governance_settings_name_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set(monkeypatch, REQUIRED)
+    _set(monkeypatch, {"EXTERNAL_USERS": "maybe", "MAX_TURNS_PER_USER_PER_DAY": "0", "PRICE_PER_SESSION": "-1"})
+    problems = _problems()
+    assert any(p.startswith("EXTERNAL_USERS is malformed") and "deny or allow" in p for p in problems)
+    assert any(p.startswith("MAX_TURNS_PER_USER_PER_DAY is malformed") for p in problems)
+    assert any(p.startswith("PRICE_PER_SESSION is malformed") for p in problems)

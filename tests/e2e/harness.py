@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +99,32 @@ async def emulators(
         monkeypatch.setenv("IDENTITY_ENDPOINT", foundry.identity_endpoint)
         monkeypatch.setenv("IDENTITY_HEADER", foundry.identity_header)
         yield slack, foundry
+
+
+def python(source: str) -> str:
+    """A question the emulator's scripted model answers by running ``source`` in the sandbox."""
+    return f"```python\n{source}\n```"
+
+
+class ControlledClock:
+    """The bot's clock, moved by the test (the emulators keep real time)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock forward by ``timedelta(**delta)``."""
+        self.now += timedelta(**delta)
+
+
+def ephemeral_texts(slack: SlackEmulator, user: Any) -> list[str]:
+    """The text of every ephemeral message shown to ``user``."""
+    return [m.text or "" for m in slack.ephemeral_messages(user)]
+
+
+def bot_texts(slack: SlackEmulator, channel: Any, root_ts: str) -> list[str]:
+    """The bot's messages in a thread, as text, in order."""
+    return [m.text or "" for m in slack.thread(channel, root_ts) if m.user == slack.bot.id]

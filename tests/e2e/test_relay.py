@@ -91,7 +91,11 @@ async def test_slash_command_help_is_ephemeral(stack: Stack) -> None:
     alice = slack.add_user("alice")
     general = slack.add_channel("general", members=[alice])
     delivery = await slack.slash_command(alice, general, "help")
-    assert "Ask me a data question" in delivery.ack_payload.get("text", "")
+    text = delivery.ack_payload.get("text", "")
+    assert "Code Interpreter" in text
+    assert "Accepted: c, cpp, css, csv" in text  # the file types, from the type gate's own table
+    assert "/interpreter status" in text
+    assert "/interpreter usage" in text
     assert delivery.ack_payload.get("response_type") == "ephemeral"
     assert [m for m in slack.timeline(general) if m.user == slack.bot.id] == []
 

@@ -280,6 +280,15 @@ async def test_count_turns_since_by_user_and_channel(store: Store, clock: Manual
     assert await store.count_turns("T2", since=START) == 0
 
 
+async def test_files_dropped_without_a_question_are_not_counted_as_questions(store: Store) -> None:
+    """A turn that only attaches files is no question, so it does not count towards a daily limit."""
+    here, _ = await store.get_or_create_session("T1", "C1", "1.0")
+    await _enqueue(store, here, "1.1", user="U1")
+    await store.enqueue_turn(here.id, user_id="U1", message_ts="1.2", text="", files=[{"id": "F1"}])
+    assert len(await store.list_turns(here.id)) == 2
+    assert await store.count_turns("T1", since=START, user_id="U1") == 1
+
+
 async def test_list_turns_in_seq_order(store: Store, session: Session) -> None:
     """A session's turns are listed in seq order."""
     turns = [await _enqueue(store, session, f"1.{n}") for n in range(3)]

@@ -68,11 +68,15 @@ class Interactions:
         return f"{self._count}.{int(self.core.ids.now())}.{self.core.ids.secret(16)}"
 
     def command_payload(self, user: User, channel: Channel, command: str, text: str) -> JSON:
-        """The slash-command payload (form fields in HTTP mode, a dict in Socket Mode)."""
+        """The slash-command payload (form fields in HTTP mode, a dict in Socket Mode).
+
+        ``team_id`` is the person's own team: a guest from another organisation in a shared
+        channel sends theirs, which is how an app tells them apart.
+        """
         config = self.core.config
         return {
             "token": config.verification_token,
-            "team_id": config.team_id,
+            "team_id": user.team_id,
             "team_domain": config.team_domain,
             "channel_id": channel.id,
             "channel_name": "directmessage" if channel.kind == "im" else channel.name,

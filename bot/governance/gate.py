@@ -1,0 +1,53 @@
+"""The door every request passes: the access rules, then the day's limits, explained to whoever is refused.
+
+A refused person reads why in an ephemeral message (nobody else sees it): once per thread for an
+access rule (so a conversation they keep trying in isn't flooded), once per message for a limit.
+Nothing of theirs is queued, so no file of theirs leaves Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.governance.access import AccessPolicy, Refusal, Requester
+from bot.governance.limits import DailyLimits
+from storage.protocol import Store
+
+logger = logging.getLogger(__name__)
+
+
+class Gate:
+    """Lets allowed people through, and tells the others why not."""
+
+    def __init__(self, policy: AccessPolicy, limits: DailyLimits, store: Store, slack: AsyncWebClient) -> None:
+        self.policy = policy
+        self.limits = limits
+        self._store = store
+        self._slack = slack
+
+    async def admit(self, who: Requester, root_ts: str) -> bool:
+        """True when the access rules allow the person; otherwise explain once in this thread."""
+        refusal = self.policy.check(who)
+        if refusal is None:
+            return True
+        await self.refuse_once(who, refusal, root_ts, key=f"{root_ts}:{who.user_id}")
+        return False
+
+    async def refuse_once(self, who: Requester, refusal: Refusal, thread_ts: str | None, *, key: str) -> None:
+        """Explain a refusal unless this one (``key``: a thread and person, or a message) was explained."""
+        if not await self._store.claim_event(f"refused:{refusal.reason}:{who.team_id}:{who.channel_id}:{key}"):
+            return
+        logger.info("refused %s in %s: %s", who.user_id, who.channel_id, refusal.reason)
+        await self.explain(who, refusal, thread_ts=thread_ts)
+
+    async def explain(self, who: Requester, refusal: Refusal, *, thread_ts: str | None) -> None:
+        """Tell only the person, in the thread."""
+        try:
+            await self._slack.chat_postEphemeral(
+                channel=who.channel_id, user=who.user_id, thread_ts=thread_ts, text=refusal.message
+            )
+        except SlackApiError as exc:
+            logger.info("could not explain a refusal in %s: %s", who.channel_id, exc.response.get("error"))
