@@ -109,7 +109,8 @@ class UsageBook:
         today = self._clock().astimezone(UTC).date()
         week = today - timedelta(days=6)
         lines = ["*Usage* (UTC days; the last 7 days include today)"]
-        for label, who in (("You", {"user_id": user_id}), (f"<#{channel_id}>", {"channel_id": channel_id})):
+        place = "This DM" if channel_id.startswith("D") else f"<#{channel_id}>"
+        for label, who in (("You", {"user_id": user_id}), (place, {"channel_id": channel_id})):
             day = await self._store.usage_totals(team_id, start=today, end=today, **who)
             seven = await self._store.usage_totals(team_id, start=week, end=today, **who)
             lines.append(f"• {label}: today {self._describe(day)}; last 7 days {self._describe(seven)}")

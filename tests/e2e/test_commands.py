@@ -38,6 +38,15 @@ async def test_slash_command_over_socket_mode_starts_a_thread_and_answers(
         await slack.wait_for_reply(general, root, contains="42", timeout=20)
 
 
+async def test_slash_command_in_a_dm_starts_a_thread_there(stack: Stack) -> None:
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    dm = slack.open_dm(alice)
+    await slack.slash_command(alice, dm, python("print(6 * 7)"))
+    (root,) = asked_roots(slack, dm)
+    await slack.wait_for_reply(dm, root, contains="42", timeout=20)
+
+
 async def test_question_containing_payload_reaches_the_bot_in_http_mode(stack: Stack) -> None:
     """bolt reads any form body containing "payload" as an interactive payload; the command still works."""
     slack = stack.slack

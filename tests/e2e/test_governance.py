@@ -108,6 +108,32 @@ async def test_person_outside_allowed_users_is_refused_but_admins_and_listed_peo
         await answered(slack, general, root, "49")
 
 
+@pytest.mark.parametrize("rule", ["team", "channel", "user", "external"])
+async def test_no_file_of_a_refused_person_reaches_foundry(pair: Pair, tmp_path: Path, rule: str) -> None:
+    """Whichever rule refuses, the person's file is neither downloaded nor uploaded, and no turn runs."""
+    slack, foundry = pair
+    person = slack.add_user("guest" if rule == "external" else "dana", external=rule == "external")
+    place = slack.add_channel("place", members=[person], ext_shared=rule == "external")
+    settings = {
+        "team": {"allowed_teams": "T0ELSEWHERE"},
+        "channel": {"allowed_channels": "C0ELSEWHERE"},
+        "user": {"allowed_users": "U0SOMEONE"},
+        "external": {},
+    }[rule]
+    async with running_bot(slack, foundry, tmp_path / "bot.db", **settings) as stack:
+        csv = FileUpload("figures.csv", content=b"a,b\n1,2\n")
+        root = (await slack.post_message(person, place, f"<@{slack.bot.id}> sum it", files=[csv])).ts
+        await slack.post_message(person, place, "and this", thread_ts=root, files=[csv])
+        if rule != "channel":  # a DM is not a channel an admin lists (see the allowlist test above)
+            dm = slack.open_dm(person)
+            await slack.post_message(person, dm, "in private then", files=[csv])
+        await refused(stack, person, "Nothing you shared was sent anywhere.", count=1 if rule == "channel" else 2)
+        assert slack.download_requests == []
+        assert uploads(stack) == 0
+        assert runs(stack) == 0
+        assert foundry.counters()["files"] == 0
+
+
 async def test_refused_person_replying_in_someone_elses_thread_gets_no_turn(pair: Pair, tmp_path: Path) -> None:
     """In a live thread every reply is a turn, except a refused person's: they are told why, once."""
     slack, foundry = pair
@@ -318,3 +344,8 @@ async def test_cost_footer_under_each_answer(pair: Pair, tmp_path: Path) -> None
         assert text.startswith(f":receipt: about {expected} · {inputs:,} input + {outputs:,} output tokens")
         assert text.endswith("1 new sandbox session")
         assert bot_texts(slack, general, root)[-1] == text  # the last line of the turn, under the answer
+        await slack.slash_command(alice, general, "usage")
+        await slack.wait_for(lambda: bool(slack.response_url_posts), timeout=10)
+        report = str(slack.response_url_posts[-1].body.get("text"))
+        assert f"• You: today 1 turn, {inputs + outputs:,} tokens" in report
+        assert f"1 sandbox session, about {expected}; last 7 days" in report
