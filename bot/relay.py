@@ -25,7 +25,7 @@ from bot.slack.inbound import IncomingMessage, ThreadKey
 from bot.slack.lookup import message_files
 from bot.turns.runner import TurnDeps
 from bot.turns.scheduler import TurnScheduler
-from storage.records import IN_FLIGHT_TURN_STATES, ArchiveReason, FileStatus, Session, SessionState, Turn, TurnState
+from storage.records import IN_FLIGHT_TURN_STATES, ArchiveReason, FileStatus, SessionState, Turn, TurnState
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +108,11 @@ class Relay:
     async def start_turn(self, message: IncomingMessage, files: list[dict[str, Any]]) -> Turn | None:
         """Queue a turn for the message on its thread's session (created on first use)."""
         thread = message.thread
+        if message.question and self._gate.limits.active and not await self._within_limits(message):
+            return None  # checked before a session exists, so a refused thread leaves nothing behind
         session, fresh = await self._d.store.get_or_create_session(thread.team_id, thread.channel_id, thread.root_ts)
         if session.state is not SessionState.ACTIVE:
             await self._say(thread, "I'm still cleaning up this thread's last session. Ask again in a moment.")
-            return None
-        if message.question and not await self._within_limits(message, session):
             return None
         if fresh and await self._had_a_session(thread):
             await self._say(
@@ -129,13 +129,16 @@ class Relay:
         self._scheduler.kick(session.id)
         return turn
 
-    async def _within_limits(self, message: IncomingMessage, session: Session) -> bool:
+    async def _within_limits(self, message: IncomingMessage) -> bool:
         """The day's limits allow the question; a redelivery of a queued one is not refused again."""
-        refusal = await self._gate.limits.check(message.requester, has_sandbox=session.last_container_id is not None)
+        thread = message.thread
+        live = await self._d.store.get_live_session(thread.team_id, thread.channel_id, thread.root_ts)
+        has_sandbox = live is not None and live.last_container_id is not None
+        refusal = await self._gate.limits.check(message.requester, has_sandbox=has_sandbox)
         if refusal is None:
             return True
-        if not any(t.message_ts == message.ts for t in await self._d.store.list_turns(session.id)):
-            await self._gate.refuse_once(message.requester, refusal, session.root_ts, key=message.ts)
+        if live is None or not any(t.message_ts == message.ts for t in await self._d.store.list_turns(live.id)):
+            await self._gate.refuse_once(message.requester, refusal, thread.root_ts, key=message.ts)
         return False
 
     async def accept_offer(self, who: Requester, ts: str, thread_ts: str | None) -> None:

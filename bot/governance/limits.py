@@ -26,6 +26,11 @@ class DailyLimits:
         self._sessions = settings.max_sessions_per_channel_per_day
         self._clock = clock
 
+    @property
+    def active(self) -> bool:
+        """At least one limit is set (otherwise there is nothing to check)."""
+        return self._turns is not None or self._sessions is not None
+
     async def check(self, who: Requester, *, has_sandbox: bool) -> Refusal | None:
         """None when the question may run today; otherwise which limit it meets and when that resets.
 

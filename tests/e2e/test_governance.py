@@ -249,6 +249,7 @@ async def test_new_sandbox_sessions_per_channel_stop_at_the_limit_and_reset_the_
         second = await ask(slack, alice, general, python("print(1)"))
         await refused(stack, alice, "used its 1 sandbox session for today (MAX_SESSIONS_PER_CHANNEL_PER_DAY)")
         assert bot_texts(slack, general, second) == []
+        assert await stack.services.store.get_live_session(slack.config.team_id, general.id, second) is None
         await slack.post_message(alice, general, python("print(x * 2)"), thread_ts=first)
         await answered(slack, general, first, "42")  # a thread with a sandbox goes on
         elsewhere = await ask(slack, alice, other, python("print(3)"))
