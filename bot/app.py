@@ -67,11 +67,14 @@ class Services:
 class CleanupTiming:
     """How the clean-up worker paces itself (tests shorten these)."""
 
+    #: The longest the worker sleeps between passes; it wakes sooner when a job falls due.
     interval: float = 30.0
     base_delay: float = 2.0
     max_attempts: int = 8
-    #: How long a claimed job is left to its worker before another may take it (after a crash).
-    lease: timedelta = timedelta(seconds=30)
+    #: How long a claimed job is left to its worker before another may take it. The worker renews
+    #: it every third of that while it deletes, so this bounds how long a crashed worker's job
+    #: waits, not how long a job may take.
+    lease: timedelta = timedelta(seconds=10)
 
 
 @asynccontextmanager

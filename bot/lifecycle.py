@@ -7,12 +7,18 @@ its clean-up job in the same transaction, before anything is deleted. A backgrou
 due jobs: it deletes the conversation, the uploaded files and the sandbox containers (404 counts
 as done), retries failures with exponential back-off up to a bound, and picks up after a crash
 because the job is in the database, not in memory.
+
+Several workers (replicas, or a process and its successor) share the database. A worker claims
+one job at a time under a short lease that it renews while deleting, so a job whose worker was
+killed falls due again seconds later; between passes each worker sleeps only until the next job
+falls due (a retry, or a dead worker's lease running out), not a whole interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import FoundryError
 from bot.foundry.client import Foundry
+from bot.lease import LeaseLost, hold_lease
 from bot.slack.status import END_ACTION
 from bot.turns.runner import TurnRunner
 from storage.protocol import Store
@@ -60,7 +67,7 @@ class Lifecycle:
         interval: float = 30.0,
         base_delay: float = 2.0,
         max_attempts: int = 8,
-        lease: timedelta = timedelta(seconds=30),
+        lease: timedelta = timedelta(seconds=10),
     ) -> None:
         self._store = store
         self._foundry = foundry
@@ -145,7 +152,7 @@ class Lifecycle:
     # -- the worker -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the worker in the background: due jobs now, then on every wake-up or interval."""
+        """Run the worker in the background: due jobs now, then whenever one falls due or is written."""
         self._task = asyncio.create_task(self._work(), name="cleanup-worker")
 
     async def aclose(self) -> None:
@@ -156,21 +163,33 @@ class Lifecycle:
 
     async def _work(self) -> None:
         while True:
+            pause = self._interval
             try:
                 await self.run_due()
                 await self.expire_idle()
+                pause = await self._until_next_due()
             except Exception:
                 logger.exception("clean-up worker pass failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), pause)
             self._wake.clear()
 
+    async def _until_next_due(self, least: float = 0.05) -> float:
+        """Seconds until the next job falls due, at most the interval (which also paces idle checks)."""
+        due = await self._store.next_cleanup_due()
+        if due is None:
+            return self._interval
+        return min(self._interval, max(least, (due - self._clock()).total_seconds()))
+
     async def run_due(self) -> int:
-        """Run every job that is due; returns how many finished."""
+        """Run every job that is due; returns how many finished.
+
+        Jobs are claimed one at a time, so a job is leased only while it is worked on, and other
+        workers can take the rest meanwhile.
+        """
         finished = 0
-        while jobs := await self._store.claim_due_cleanup_jobs(lease=self._lease, limit=10):
-            for job in jobs:
-                finished += await self.run_job(job)
+        while jobs := await self._store.claim_due_cleanup_jobs(lease=self._lease, limit=1):
+            finished += await self.run_job(jobs[0])
         return finished
 
     async def drain(self, patience: float = 120.0) -> list[CleanupJob]:
@@ -194,20 +213,40 @@ class Lifecycle:
         return len(idle)
 
     async def run_job(self, job: CleanupJob) -> bool:
-        """Delete what remains; True when the job is done, False when it must be tried again."""
-        for item in job.remaining:
-            try:
-                await self._delete(item)
-            except FoundryError as exc:
-                await self._failed(job, exc)
-                return False
-            await self._store.mark_cleanup_item_deleted(job.id, item.kind, item.resource_id)
+        """Delete what remains of a claimed job; True when it is done, False when it must be tried again.
+
+        The claim's lease is renewed while the deletes run; if another worker took the job over
+        meanwhile, the deletes stop and the job is left to that worker.
+        """
+        renew = functools.partial(self._renew, job)
+        try:
+            error = await hold_lease(self._delete_remaining(job), renew, lease=self._lease.total_seconds())
+        except LeaseLost:
+            logger.warning("clean-up job %s was taken over by another worker after its lease ran out", job.id)
+            return False
+        if error is not None:
+            await self._failed(job, error)
+            return False
         done = await self._store.mark_cleanup_done(job.id)
         if done is None or done.state is not CleanupState.DONE:
             self._wake.set()  # resources appeared while deleting: go round again
             return False
         await self._tell(done)
         return True
+
+    async def _delete_remaining(self, job: CleanupJob) -> FoundryError | None:
+        """Delete the job's remaining resources in order; the error that stopped it, if any."""
+        for item in job.remaining:
+            try:
+                await self._delete(item)
+            except FoundryError as exc:
+                return exc
+            await self._store.mark_cleanup_item_deleted(job.id, item.kind, item.resource_id)
+        return None
+
+    async def _renew(self, job: CleanupJob) -> bool:
+        renewed = await self._store.renew_cleanup_lease(job.id, attempt=job.attempts, lease=self._lease)
+        return renewed is not None
 
     async def _delete(self, item: CleanupItem) -> None:
         if item.kind is ResourceKind.CONVERSATION:

@@ -265,6 +265,18 @@ class CleanupStore(Protocol):
         """Mark due jobs running for ``lease`` (a crashed worker's jobs come due again) and return them."""
         ...
 
+    async def renew_cleanup_lease(self, job_id: int, *, attempt: int, lease: timedelta) -> CleanupJob | None:
+        """Extend a running job's lease to ``lease`` from now, while the claim that counted ``attempt`` holds it.
+
+        The worker's heartbeat: ``None`` once the job is no longer that claim's (another worker
+        claimed it after the lease ran out, which counted a new attempt) or no longer running.
+        """
+        ...
+
+    async def next_cleanup_due(self) -> datetime | None:
+        """When the next unfinished job falls due (a running one when its lease runs out); ``None`` if none."""
+        ...
+
     async def mark_cleanup_item_deleted(self, job_id: int, kind: ResourceKind, resource_id: str) -> CleanupJob | None:
         """One resource is gone (a 404 counts); a deleted file is marked deleted too."""
         ...

@@ -1,4 +1,10 @@
-"""Clean-up jobs: durable, retried with back-off, and safe for several workers (claims are leases)."""
+"""Clean-up jobs: durable, retried with back-off, and safe for several workers (claims are leases).
+
+A claim counts an attempt and leases the job until ``next_attempt_at``; the worker renews the
+lease while it works. The attempt count doubles as the claim's token: a renewal names the
+attempt its claim counted, so a worker whose lease ran out (and whose job another worker has
+claimed since) cannot extend the newer claim's lease.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,13 @@ WHERE id IN (
 )
 RETURNING *
 """
+
+_RENEW = """
+UPDATE cleanup_jobs SET next_attempt_at = :lease_until, updated_at = :now
+WHERE id = :id AND state = 'running' AND attempts = :attempt
+"""
+
+_NEXT_DUE = "SELECT MIN(next_attempt_at) FROM cleanup_jobs WHERE state IN ('pending', 'failed', 'running')"
 
 _ITEM_DELETED = """
 UPDATE cleanup_items SET deleted_at = :now
@@ -64,6 +77,18 @@ class SqliteCleanup(Queries):
             for row in rows:
                 await gather(conn, row["id"], row["session_id"])
             return await load_jobs(conn, rows)
+
+    async def renew_cleanup_lease(self, job_id: int, *, attempt: int, lease: timedelta) -> CleanupJob | None:
+        now = self._db.now()
+        params = {"id": job_id, "attempt": attempt, "lease_until": timestamp(now + lease), "now": timestamp(now)}
+        async with self._db.write("renew cleanup lease") as conn:
+            changed = await execute(conn, _RENEW, params)
+            return await load_job(conn, job_id) if changed else None
+
+    async def next_cleanup_due(self) -> datetime | None:
+        async with self._db.read("next cleanup due") as conn:
+            value = await fetch_value(conn, _NEXT_DUE)
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
 
     async def mark_cleanup_item_deleted(self, job_id: int, kind: ResourceKind, resource_id: str) -> CleanupJob | None:
         params = {"job_id": job_id, "kind": kind.value, "resource_id": resource_id, "now": timestamp(self._db.now())}

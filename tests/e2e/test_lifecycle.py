@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.demo import bot_subprocess
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import FileUpload, SlackEmulator
 from bot.slack.status import END_ACTION
-from storage import ArchiveReason, CleanupState, SessionState
+from storage import ArchiveReason, CleanupJob, CleanupState, SessionState, open_store
 
-from .harness import Stack, running_bot
+from .harness import FAST_CLEANUP, Stack, running_bot
 
 DATA = Path(__file__).parents[1] / "data"
 WRITE = "```python\nopen('/mnt/data/out.txt', 'w').write('x')\nprint('made')\n```"
@@ -74,6 +75,29 @@ async def archived(stack: Stack, thread: Thread) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the session never finished archiving")
+
+
+def live_resources(foundry: FoundryEmulator) -> set[tuple[str, str]]:
+    """Every conversation, uploaded file and live sandbox the service holds, as (kind, id)."""
+    state = foundry.state
+    return (
+        {("conversation", c) for c in state.conversations}
+        | {("file", f) for f in state.files}
+        | {("container", c) for c, box in state.containers.items() if box.live}
+    )
+
+
+async def finished_job(db: Path, patience: float = 20.0) -> CleanupJob:
+    """The database's only clean-up job, once it is done (its last deletes may be just back)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    async with open_store(f"sqlite:///{db}") as store:
+        while True:
+            [job] = await store.list_cleanup_jobs(states=set(CleanupState))
+            if job.state is CleanupState.DONE or loop.time() > deadline:
+                assert job.state is CleanupState.DONE, job
+                return job
+            await asyncio.sleep(0.1)
 
 
 @pytest.fixture(name="two")
@@ -172,7 +196,7 @@ async def test_clean_up_survives_500s_and_429s(stack: Stack, two: tuple) -> None
     stack.foundry.faults.add(Fault(route="files.delete", kind="status", status=429, count=6, retry_after_ms=10))
     await stack.slack.archive_channel(general, by=alice)
     await gone(stack, first)
-    await archived(stack, first)  # the job is marked done just after its last delete
+    await archived(stack, first)  # the last delete is back a moment before the job is marked done
     jobs = await stack.services.store.list_cleanup_jobs(states=["done"])  # type: ignore[list-item]
     assert any(job.attempts > 1 for job in jobs)
 
@@ -244,3 +268,76 @@ async def test_clean_up_left_by_a_crash_is_finished_at_start(
     foundry.faults.clear()
     async with running_bot(slack, foundry, db):
         await slack.wait_for(lambda: not alive(foundry, thread)["conversation"], timeout=15)
+
+
+async def test_slow_clean_up_keeps_its_lease_against_another_process(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """A delete that outlasts the lease is not taken over by a second bot on the same database.
+
+    The worker renews its lease while it waits, so the job is deleted once, by one worker.
+    """
+    slack, foundry = pair
+    db = tmp_path / "bot.db"
+    async with running_bot(slack, foundry, db) as first:
+        alice = slack.add_user("alice")
+        general = slack.add_channel("general", members=[alice])
+        thread = await busy_thread(first, general, alice)
+        slow = 2.5 * FAST_CLEANUP.lease.total_seconds()
+        foundry.faults.add(Fault(route="containers.delete", kind="delay", delay_s=slow, count=1))
+        async with running_bot(slack, foundry, db) as second:
+            session = await second.services.store.get_live_session("T0EMULATED", general.id, thread.root_ts)
+            assert session is not None
+            await first.services.lifecycle.archive(session, ArchiveReason.CHANNEL_ARCHIVED)
+            await gone(first, thread)
+            await archived(first, thread)  # the job is done
+        [job] = await first.services.store.list_cleanup_jobs(states=set(CleanupState))
+    assert (job.state, job.attempts) == (CleanupState.DONE, 1)
+    assert [r.route for r in foundry.requests].count("containers.delete") == 1
+
+
+async def test_bot_killed_mid_clean_up_finishes_it_after_restart(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """SIGKILL the bot process while it deletes a thread's resources; the next process deletes them all.
+
+    The dead process's claim on the job is only a lease, renewed while it worked, so the job
+    falls due again seconds after the kill and the new process, which looks for it when it
+    starts and again when it falls due, takes it over. Another channel's thread keeps its resources.
+    """
+    slack, foundry = pair
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    other = slack.add_channel("other", members=[alice])
+    csv = FileUpload("sales.csv", path=DATA / "valid" / "sales.csv")
+    async with bot_subprocess(slack, foundry, tmp_path) as (url, process):
+        slack.use_http(f"{url}/slack/events")
+        before = live_resources(foundry)
+        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {WRITE}", files=[csv])
+        await slack.wait_for_reply(general, root.ts, contains="Done in", after=root.ts, timeout=60)
+        doomed = live_resources(foundry) - before
+        kept_root = await slack.post_message(alice, other, f"<@{slack.bot.id}> {WRITE}")
+        await slack.wait_for_reply(other, kept_root.ts, contains="Done in", after=kept_root.ts, timeout=60)
+        kept = live_resources(foundry) - before - doomed
+        assert {kind for kind, _ in doomed} == {"conversation", "file", "container"}
+        assert {kind for kind, _ in kept} == {"conversation", "container"}
+
+        # Sandboxes go first; this delete hangs until the client hangs up, so the job is mid-way.
+        foundry.faults.add(Fault(route="containers.delete", kind="delay", delay_s=300.0, count=1))
+        await slack.archive_channel(general, by=alice)
+        await slack.wait_for(lambda: any(r.route == "containers.delete" for r in foundry.requests), timeout=60)
+        process.kill()  # SIGKILL: no shutdown; the job stays claimed ("running") in the database
+        await process.wait()
+    assert doomed <= live_resources(foundry)  # the dead process deleted nothing
+
+    async with bot_subprocess(slack, foundry, tmp_path) as (url, _):
+        slack.use_http(f"{url}/slack/events")
+        # The dead process's lease runs out at most CleanupTiming.lease (10 s) after the kill, and
+        # this process is already up: twice that is patience enough on a busy machine, and too
+        # little for a worker that waits out a 30 s lease and then a 30 s interval.
+        await slack.wait_for(
+            lambda: not doomed & live_resources(foundry), timeout=20, description="the archived thread's resources gone"
+        )
+        assert kept <= live_resources(foundry)
+        job = await finished_job(tmp_path / "bot.db")  # read while the bot runs, as a second process would
+    assert job.attempts == 2  # one claim by each process

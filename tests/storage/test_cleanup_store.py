@@ -130,6 +130,91 @@ async def test_claim_due_cleanup_jobs_reclaims_expired_lease(
     assert (again.state, again.attempts) == (CleanupState.RUNNING, 2)
 
 
+async def test_renew_cleanup_lease_keeps_a_working_job_from_other_workers(
+    store: Store, session: Session, clock: ManualClock
+) -> None:
+    """A renewed lease runs from the renewal, so the job is not due while its worker keeps renewing."""
+    await store.begin_archiving(session.id, ArchiveReason.IDLE)
+    [claimed] = await store.claim_due_cleanup_jobs(lease=LEASE)
+
+    clock.advance(minutes=4)
+    renewed = await store.renew_cleanup_lease(claimed.id, attempt=claimed.attempts, lease=LEASE)
+    clock.advance(minutes=4)  # eight minutes after the claim: past the first lease, within the renewed one
+
+    assert renewed is not None
+    assert (renewed.state, renewed.attempts, renewed.next_attempt_at, renewed.updated_at) == (
+        CleanupState.RUNNING,
+        1,
+        clock.now - timedelta(minutes=4) + LEASE,
+        clock.now - timedelta(minutes=4),
+    )
+    assert await store.claim_due_cleanup_jobs(lease=LEASE) == []
+    clock.advance(minutes=1)
+    assert [job.attempts for job in await store.claim_due_cleanup_jobs(lease=LEASE)] == [2]
+
+
+async def test_renew_cleanup_lease_refused_once_another_worker_claimed_the_job(
+    store: Store, session: Session, clock: ManualClock
+) -> None:
+    """A worker whose lease ran out cannot renew it after another worker's claim, which keeps its own lease."""
+    await store.begin_archiving(session.id, ArchiveReason.IDLE)
+    [stale] = await store.claim_due_cleanup_jobs(lease=LEASE)
+    clock.advance(minutes=6)
+    [fresh] = await store.claim_due_cleanup_jobs(lease=LEASE)
+    clock.advance(minutes=1)
+
+    assert await store.renew_cleanup_lease(stale.id, attempt=stale.attempts, lease=LEASE) is None
+    assert await store.get_cleanup_job(fresh.id) == fresh
+    assert await store.renew_cleanup_lease(fresh.id, attempt=fresh.attempts, lease=LEASE) is not None
+
+
+async def test_renew_cleanup_lease_refused_for_a_job_not_running(
+    store: Store, session: Session, clock: ManualClock
+) -> None:
+    """Only a running job has a lease: a pending, failed or done job is not renewed, and stays as it was."""
+    job = await store.begin_archiving(session.id, ArchiveReason.IDLE)
+    assert job is not None
+    assert await store.renew_cleanup_lease(job.id, attempt=0, lease=LEASE) is None
+
+    [claimed] = await store.claim_due_cleanup_jobs(lease=LEASE)
+    failed = await store.record_cleanup_failure(job.id, "503", retry_at=clock.now + timedelta(hours=1))
+    assert await store.renew_cleanup_lease(job.id, attempt=claimed.attempts, lease=LEASE) is None
+    assert await store.get_cleanup_job(job.id) == failed
+
+    clock.advance(hours=1)
+    [again] = await store.claim_due_cleanup_jobs(lease=LEASE)
+    done = await store.mark_cleanup_done(job.id)
+    assert done is not None
+    assert done.state is CleanupState.DONE
+    assert await store.renew_cleanup_lease(job.id, attempt=again.attempts, lease=LEASE) is None
+    assert await store.get_cleanup_job(job.id) == done
+
+
+async def test_next_cleanup_due_is_the_earliest_unfinished_job(store: Store, clock: ManualClock) -> None:
+    """The next due time covers pending jobs, retries and running jobs' leases, and ignores finished jobs."""
+    assert await store.next_cleanup_due() is None
+    sessions = [(await store.get_or_create_session("T1", "C1", f"{n}.0"))[0] for n in range(3)]
+    start = clock.now
+    done = await store.begin_archiving(sessions[0].id, ArchiveReason.IDLE)
+    assert done is not None
+    await store.claim_due_cleanup_jobs(lease=LEASE)
+    await store.mark_cleanup_done(done.id)
+    assert await store.next_cleanup_due() is None
+
+    clock.advance(minutes=1)
+    running = await store.begin_archiving(sessions[1].id, ArchiveReason.IDLE)
+    assert await store.next_cleanup_due() == clock.now  # pending: due at once
+    await store.claim_due_cleanup_jobs(lease=LEASE)
+    assert await store.next_cleanup_due() == clock.now + LEASE  # running: due when its lease runs out
+
+    failing = await store.begin_archiving(sessions[2].id, ArchiveReason.IDLE)
+    assert running is not None
+    assert failing is not None
+    await store.claim_due_cleanup_jobs(lease=LEASE)
+    await store.record_cleanup_failure(failing.id, "503", retry_at=start + timedelta(minutes=2))
+    assert await store.next_cleanup_due() == start + timedelta(minutes=2)  # the retry comes first
+
+
 async def test_record_cleanup_failure_schedules_retry(store: Store, session: Session, clock: ManualClock) -> None:
     """A failed attempt keeps its error and is due again only at the retry time."""
     job = await store.begin_archiving(session.id, ArchiveReason.IDLE)
@@ -224,3 +309,4 @@ async def test_cleanup_updates_unknown_job_return_none(store: Store) -> None:
     assert await store.record_cleanup_failure(8, "x", retry_at=START) is None
     assert await store.mark_cleanup_done(8) is None
     assert await store.mark_cleanup_item_deleted(8, ResourceKind.FILE, "assistant-1") is None
+    assert await store.renew_cleanup_lease(8, attempt=1, lease=LEASE) is None
