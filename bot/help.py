@@ -13,17 +13,20 @@ HELP_TEXT = (
 )
 
 
-def command_help(max_file_mb: int) -> str:
-    """``/interpreter help``: what the bot does, threads, files and their types, the commands."""
+def command_help(max_file_mb: int, bot: str = "@code-interpreter") -> str:
+    """``/interpreter help``: what the bot does, threads, files and their types, the commands.
+
+    ``bot``: how to write the bot's name (``<@U…>`` shows whatever name the workspace gave it).
+    """
     return "\n".join(
         [
             "*Code Interpreter* answers data questions by writing and running Python in a secure "
             "Microsoft Foundry sandbox, and posts the answer, charts and files back into Slack.",
             "*Ask*: `/interpreter <question>` starts a thread in this channel; or mention "
-            "`@code-interpreter` in any channel I'm in; or DM me. Every reply in that thread continues "
+            f"{bot} in any channel I'm in; or DM me. Every reply in that thread continues "
             "the same session: the sandbox keeps your files and variables until the thread ends.",
             f"*Files*: drop them into the thread (up to {max_file_mb} MB each). Accepted: {accepted_list()}.",
-            "*In a thread*: `@code-interpreter files` lists its files, `@code-interpreter end` (or the "
+            f"*In a thread*: {bot} `files` lists its files, {bot} `end` (or the "
             "End session button) deletes everything the thread used; Stop cancels a running answer; "
             "Show code shows the Python that ran.",
             "*Commands*: `/interpreter status` (live sessions in this channel), "

@@ -8,6 +8,7 @@ their turn and are attached when it runs, so a question never runs before its fi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.files.names import human_size, safe_name
 from bot.files.types import accepted_list
-from bot.governance.access import Requester
+from bot.governance.access import Requester, requester_of
 from bot.governance.gate import Gate
 from bot.help import HELP_TEXT
 from bot.lifecycle import Lifecycle
@@ -45,6 +46,7 @@ class Relay:
         self._scheduler = scheduler
         self._lifecycle = lifecycle
         self._gate = gate
+        self._limits_lock = asyncio.Lock()
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
 
@@ -53,10 +55,10 @@ class Relay:
         if self._seen_recently(f"{message.team_id}:{message.channel_id}:{message.ts}"):
             return None  # the twin delivery (app_mention + message) of a message handled here
         if not await self._is_turn(message):
-            if message.files and self._gate.policy.check(message.requester) is None:
+            if message.files and await self._may_offer(message):
                 await self._dropped_in_channel(message)
             return None
-        if not await self._gate.admit(message.requester, message.thread.root_ts):
+        if not await self._gate.admit(requester_of(message), message.thread.root_ts):
             return None  # told why, once per thread; nothing of theirs is queued or uploaded
         files = message.files
         if not files and message.files_may_be_missing:
@@ -68,10 +70,24 @@ class Relay:
         if message.mentions_bot and message.question.lower().strip(" .!") in END_WORDS and message.thread_ts:
             await self._end(message)
             return None
-        if message.mentions_bot and message.question.lower().strip(" .!?") in FILES_WORDS and not files:
+        if (
+            (message.mentions_bot or message.is_dm)
+            and message.question.lower().strip(" .!?") in FILES_WORDS
+            and not files
+        ):
             await self._list_files(message)
             return None
         return await self.start_turn(message, files)
+
+    async def _may_offer(self, message: IncomingMessage) -> bool:
+        """Files dropped without a mention: an allowed person's are offered (or taken, in ``auto``).
+
+        A refused person is told why only in ``auto`` mode, where the drop itself would have
+        started a session; in ``offer`` mode the bot stays out of their way.
+        """
+        if self._d.settings.file_drop_mode == "auto":
+            return await self._gate.admit(requester_of(message), message.thread.root_ts)
+        return self._gate.policy.check(requester_of(message)) is None
 
     async def _list_files(self, message: IncomingMessage) -> None:
         """`@bot files`: the thread's files with their sizes."""
@@ -108,37 +124,54 @@ class Relay:
     async def start_turn(self, message: IncomingMessage, files: list[dict[str, Any]]) -> Turn | None:
         """Queue a turn for the message on its thread's session (created on first use)."""
         thread = message.thread
-        if message.question and self._gate.limits.active and not await self._within_limits(message):
-            return None  # checked before a session exists, so a refused thread leaves nothing behind
-        session, fresh = await self._d.store.get_or_create_session(thread.team_id, thread.channel_id, thread.root_ts)
-        if session.state is not SessionState.ACTIVE:
-            await self._say(thread, "I'm still cleaning up this thread's last session. Ask again in a moment.")
+        if message.question and self._gate.limits.active:
+            async with self._limits_lock:  # the check and the enqueue are one step, so a burst can't pass
+                if not await self._within_limits(message):
+                    return None  # checked before a session exists, so a refused thread leaves nothing behind
+                queued = await self._enqueue(message, files)
+        else:
+            queued = await self._enqueue(message, files)
+        if queued is None:
             return None
+        turn, fresh = queued
         if fresh and await self._had_a_session(thread):
             await self._say(
                 thread,
                 ":sparkles: This thread's earlier session ended, so this starts a fresh one: "
                 "files and results from before are gone. Drop the files again if you need them.",
             )
+        await self._tell_if_queued(turn, thread)
+        self._scheduler.kick(turn.session_id)
+        return turn
+
+    async def _enqueue(self, message: IncomingMessage, files: list[dict[str, Any]]) -> tuple[Turn, bool] | None:
+        """The new turn and whether its session is new; None when the message is no new turn."""
+        thread = message.thread
+        session, fresh = await self._d.store.get_or_create_session(thread.team_id, thread.channel_id, thread.root_ts)
+        if session.state is not SessionState.ACTIVE:
+            await self._say(thread, "I'm still cleaning up this thread's last session. Ask again in a moment.")
+            return None
         turn, created = await self._d.store.enqueue_turn(
             session.id, user_id=message.user_id, message_ts=message.ts, text=message.question, files=files
         )
         if not created:
             return None  # the same message again: a double delivery or a retry
-        await self._tell_if_queued(turn, thread)
-        self._scheduler.kick(session.id)
-        return turn
+        return turn, fresh
 
     async def _within_limits(self, message: IncomingMessage) -> bool:
         """The day's limits allow the question; a redelivery of a queued one is not refused again."""
         thread = message.thread
         live = await self._d.store.get_live_session(thread.team_id, thread.channel_id, thread.root_ts)
-        has_sandbox = live is not None and live.last_container_id is not None
-        refusal = await self._gate.limits.check(message.requester, has_sandbox=has_sandbox)
+        turns = await self._d.store.list_turns(live.id) if live else []
+        if any(t.message_ts == message.ts for t in turns):
+            return False  # already queued: a redelivery, not a new question
+        # A thread with a sandbox, or with a question already waiting for one, needs no new session.
+        pending = any(t.text and (t.state is TurnState.QUEUED or t.state in IN_FLIGHT_TURN_STATES) for t in turns)
+        has_sandbox = live is not None and (live.last_container_id is not None or pending)
+        refusal = await self._gate.limits.check(requester_of(message), has_sandbox=has_sandbox)
         if refusal is None:
             return True
-        if live is None or not any(t.message_ts == message.ts for t in await self._d.store.list_turns(live.id)):
-            await self._gate.refuse_once(message.requester, refusal, thread.root_ts, key=message.ts)
+        await self._gate.refuse_once(requester_of(message), refusal, thread.root_ts, key=message.ts)
         return False
 
     async def accept_offer(self, who: Requester, ts: str, thread_ts: str | None) -> None:

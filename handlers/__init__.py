@@ -34,14 +34,14 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(STOP_ACTION)(stop_listener(runner, gate))
     app.action(OFFER_ACTION)(offer_listener(relay))
     app.action(DISMISS_ACTION)(dismiss_listener())
-    app.action(SHOW_CODE_ACTION)(show_code_listener(store, slack))
+    app.action(SHOW_CODE_ACTION)(show_code_listener(store, slack, gate))
     settings = services.settings
     commands = CommandServices(
-        relay,
-        slack,
-        store,
-        gate,
-        services.usage,
+        relay=relay,
+        slack=slack,
+        store=store,
+        gate=gate,
+        usage=services.usage,
         capacity=settings.max_concurrent_sessions,
         max_file_mb=settings.max_file_mb,
         clock=services.clock,

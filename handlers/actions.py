@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -14,17 +15,19 @@ from bot.governance.gate import Gate
 from bot.outputs.code import post_code
 from bot.relay import Relay
 from bot.turns.runner import TurnRunner
+from handlers.workspace import workspace
 from storage.protocol import Store
 
 
-def action_requester(body: dict[str, Any]) -> Requester:
+def action_requester(body: dict[str, Any], context: AsyncBoltContext) -> Requester:
     """Who pressed a button, and where (``block_actions`` payload)."""
     user = body.get("user") or {}
     return Requester(
-        team_id=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+        team_id=workspace(body, context),
         channel_id=str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""),
         user_id=str(user.get("id") or ""),
         user_team=user.get("team_id"),
+        shared_channel=bool(body.get("is_ext_shared_channel")),
     )
 
 
@@ -38,24 +41,28 @@ def action_thread(body: dict[str, Any]) -> str | None:
 def stop_listener(runner: TurnRunner, gate: Gate) -> Any:
     """Stop: cancel the turn named on the button, if it is still running here."""
 
-    async def on_stop(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_stop(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
         try:
             turn_id = int(action.get("value", ""))
         except ValueError:
             return
-        who = action_requester(body)
-        if await gate.admit(who, action_thread(body) or ""):
+        who = action_requester(body, context)
+        if await gate.admit(who, action_thread(body) or "", shared=False):
             runner.stop(turn_id, who.user_id)
 
     return on_stop
 
 
-def show_code_listener(store: Store, slack: AsyncWebClient) -> Any:
+def show_code_listener(store: Store, slack: AsyncWebClient, gate: Gate) -> Any:
     """Show code: post the code the turn ran as a Python snippet in its thread."""
 
-    async def on_show_code(ack: AsyncAck, action: dict[str, Any]) -> None:
+    async def on_show_code(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         await ack()
+        if not await gate.admit(action_requester(body, context), action_thread(body) or "", shared=False):
+            return
         try:
             turn_id = int(action.get("value", ""))
         except ValueError:
@@ -68,13 +75,15 @@ def show_code_listener(store: Store, slack: AsyncWebClient) -> Any:
 def offer_listener(relay: Relay) -> Any:
     """Analyse: the uploader consents; the offer goes away and a thread starts on their message."""
 
-    async def on_offer(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_offer(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+    ) -> None:
         await ack()
         target = _target(action)
         if target is None:
             return
         await respond(delete_original=True)
-        await relay.accept_offer(action_requester(body), ts=target[0], thread_ts=target[1])
+        await relay.accept_offer(action_requester(body, context), ts=target[0], thread_ts=target[1])
 
     return on_offer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -17,30 +18,30 @@ from bot.governance.usage import UsageBook
 from bot.help import command_help
 from bot.relay import Relay
 from bot.slack.inbound import IncomingMessage
+from handlers.workspace import workspace
 from storage import Clock
 from storage.protocol import Store
 
 COMMAND = "/interpreter"
 NOT_IN_CHANNEL = "I'm not in this channel yet. Invite me with `/invite @code-interpreter`, then ask again."
+NOT_HERE = (
+    "I can't post in this conversation. In a channel, invite me with `/invite @code-interpreter`; "
+    "a direct message between people can't include me, so DM me instead."
+)
 
 
+@dataclass(frozen=True)
 class CommandServices:
     """What the command needs, gathered once by :func:`handlers.register`."""
 
-    def __init__(
-        self,
-        relay: Relay,
-        slack: AsyncWebClient,
-        store: Store,
-        gate: Gate,
-        usage: UsageBook,
-        *,
-        capacity: int,
-        max_file_mb: int,
-        clock: Clock,
-    ) -> None:
-        self.relay, self.slack, self.store, self.gate, self.usage = relay, slack, store, gate, usage
-        self.capacity, self.max_file_mb, self.clock = capacity, max_file_mb, clock
+    relay: Relay
+    slack: AsyncWebClient
+    store: Store
+    gate: Gate
+    usage: UsageBook
+    capacity: int
+    max_file_mb: int
+    clock: Clock
 
 
 def requester(command: dict[str, Any], context: AsyncBoltContext) -> Requester:
@@ -49,9 +50,9 @@ def requester(command: dict[str, Any], context: AsyncBoltContext) -> Requester:
     The workspace is the one the app's token belongs to (``auth.test``); the payload's ``team_id``
     is the person's own, which differs for someone from another organisation.
     """
-    installed = context.authorize_result.team_id if context.authorize_result else None
-    team = str(installed or command.get("team_id") or "")
-    return Requester(team, str(command["channel_id"]), str(command["user_id"]), command.get("team_id"))
+    return Requester(
+        workspace(command, context), str(command["channel_id"]), str(command["user_id"]), command.get("team_id")
+    )
 
 
 def command_listener(services: CommandServices) -> Any:
@@ -63,7 +64,8 @@ def command_listener(services: CommandServices) -> Any:
         text = str(command.get("text") or "").strip()
         word = text.lower()
         if word in ("", "help"):
-            await ack(response_type="ephemeral", text=command_help(services.max_file_mb))
+            bot = f"<@{context.bot_user_id}>" if context.bot_user_id else "@code-interpreter"
+            await ack(response_type="ephemeral", text=command_help(services.max_file_mb, bot))
             return
         await ack()
         who = requester(command, context)
@@ -101,11 +103,12 @@ async def _ask(services: CommandServices, who: Requester, text: str, respond: As
         root = await services.slack.chat_postMessage(channel=who.channel_id, text=f"<@{who.user_id}> asked: {text}")
     except SlackApiError as exc:
         error = exc.response.get("error")
-        reply = (
-            NOT_IN_CHANNEL
-            if error in ("not_in_channel", "channel_not_found")
-            else f"I couldn't start a thread here ({error})."
-        )
+        if error == "not_in_channel":
+            reply = NOT_IN_CHANNEL
+        elif error == "channel_not_found":
+            reply = NOT_IN_CHANNEL if who.channel_id.startswith(("C", "G")) else NOT_HERE
+        else:
+            reply = f"I couldn't start a thread here ({error})."
         await respond(response_type="ephemeral", text=reply)
         return
     await services.relay.accept(

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.governance.gate import Gate
 from bot.lifecycle import END_ACTION, Lifecycle
 from handlers.actions import action_requester, action_thread
+from handlers.workspace import workspace
 from storage.records import ArchiveReason
 
 _CHANNEL_EVENTS = {
@@ -32,14 +33,14 @@ def register_lifecycle(app: AsyncApp, lifecycle: Lifecycle, settings: Settings, 
     @app.event("member_left_channel")
     async def bot_removed(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         if event.get("user") == context.bot_user_id:
-            await lifecycle.end_channel(_team(body, event), str(event.get("channel")), ArchiveReason.BOT_REMOVED)
+            await lifecycle.end_channel(workspace(body, context), str(event.get("channel")), ArchiveReason.BOT_REMOVED)
 
     @app.event("reaction_added")
-    async def reaction(event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def reaction(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         item = event.get("item") or {}
         if event.get("reaction") == settings.archive_reaction and item.get("type") == "message":
             await lifecycle.reaction(
-                _team(body, event), str(item.get("channel")), str(item.get("ts")), str(event.get("user"))
+                workspace(body, context), str(item.get("channel")), str(item.get("ts")), str(event.get("user"))
             )
 
     @app.event("app_uninstalled")
@@ -52,21 +53,17 @@ def register_lifecycle(app: AsyncApp, lifecycle: Lifecycle, settings: Settings, 
             await lifecycle.end_team(str(body.get("team_id")), ArchiveReason.TOKENS_REVOKED)
 
     @app.action(END_ACTION)
-    async def end_pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def end_pressed(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        who, root = action_requester(body), action_thread(body)
-        if root and await gate.admit(who, root):
+        who, root = action_requester(body, context), action_thread(body)
+        if root and await gate.admit(who, root, shared=False):
             await lifecycle.end_thread(who.team_id, who.channel_id, root, ArchiveReason.END_REQUESTED)
 
 
 def _channel_gone(lifecycle: Lifecycle, reason: ArchiveReason) -> Any:
-    async def on_event(event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_event(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         channel = event.get("channel")
         channel_id = channel.get("id") if isinstance(channel, dict) else channel
-        await lifecycle.end_channel(_team(body, event), str(channel_id), reason)
+        await lifecycle.end_channel(workspace(body, context), str(channel_id), reason)
 
     return on_event
-
-
-def _team(body: dict[str, Any], event: dict[str, Any]) -> str:
-    return str(body.get("team_id") or event.get("team") or "")

@@ -156,8 +156,17 @@ class TurnStore(Protocol):
         """running or posting → done; the duration defaults to the time since it started."""
         ...
 
-    async def fail_turn(self, turn_id: int, error_code: str, *, duration_ms: int | None = None) -> Turn | None:
-        """Any unfinished state → failed, with a short machine-readable reason."""
+    async def fail_turn(
+        self,
+        turn_id: int,
+        error_code: str,
+        *,
+        duration_ms: int | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> Turn | None:
+        """Any unfinished state → failed, with a short machine-readable reason (and the tokens a failed
+        response still used, when it reports them)."""
         ...
 
     async def stop_turn(self, turn_id: int) -> Turn | None:
@@ -191,6 +200,11 @@ class TurnStore(Protocol):
 
         A turn without text (files dropped into a thread, attached without a question) is no question.
         """
+        ...
+
+    async def count_sandbox_sessions(self, team_id: str, channel_id: str, *, since: datetime) -> int:
+        """Sandbox sessions a channel's threads started since a moment, plus one for each thread whose
+        question waits or runs without a sandbox yet (it is about to start one)."""
         ...
 
 

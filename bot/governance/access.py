@@ -9,28 +9,10 @@ payload gives the person (``user_team`` or ``team`` on a message, ``team_id`` on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from bot.config import Settings
-
-
-class RefusalReason(StrEnum):
-    """Which rule refused a person."""
-
-    TEAM = "team_not_allowed"
-    CHANNEL = "channel_not_allowed"
-    USER = "user_not_allowed"
-    EXTERNAL = "external_user"
-    TURN_LIMIT = "turn_limit"
-    SESSION_LIMIT = "session_limit"
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A rule said no: which one, and the sentence the person reads."""
-
-    reason: RefusalReason
-    message: str
+from bot.governance.refusal import Refusal, RefusalReason
+from bot.slack.inbound import IncomingMessage
 
 
 @dataclass(frozen=True)
@@ -39,17 +21,30 @@ class Requester:
 
     ``team_id`` is the workspace the app serves the request for; ``user_team`` is the person's
     own team when the payload says so (it differs for someone from another organisation).
+    ``shared_channel``: Slack marked the conversation as shared with other organisations.
     """
 
     team_id: str
     channel_id: str
     user_id: str
     user_team: str | None = None
+    shared_channel: bool = False
 
     @property
     def is_external(self) -> bool:
-        """The person belongs to another organisation than the workspace."""
-        return bool(self.user_team) and self.user_team != self.team_id
+        """The person belongs to another organisation than the workspace.
+
+        In a shared channel a person whose team the payload leaves out counts as external: the
+        rule fails closed.
+        """
+        if self.user_team:
+            return self.user_team != self.team_id
+        return self.shared_channel
+
+
+def requester_of(message: IncomingMessage) -> Requester:
+    """Who wrote a message, and where."""
+    return Requester(message.team_id, message.channel_id, message.user_id, message.user_team, message.shared_channel)
 
 
 class AccessPolicy:
@@ -72,26 +67,24 @@ class AccessPolicy:
             return Refusal(
                 RefusalReason.EXTERNAL,
                 "Sorry, I only work for members of this workspace's organisation, so I can't run "
-                "questions or take files from people outside it. Nothing you shared was sent anywhere.",
+                "questions or take files from people outside it.",
             )
         if self._teams and who.team_id not in self._teams:
             return Refusal(
                 RefusalReason.TEAM,
                 "Sorry, I'm not enabled for this workspace. Ask whoever runs this app to add it to the allowed "
-                "workspaces. Nothing you shared was sent anywhere.",
+                "workspaces.",
             )
         if self._channels and who.channel_id not in self._channels and not who.channel_id.startswith("D"):
             places = ", ".join(f"<#{channel}>" for channel in sorted(self._channels))
             return Refusal(
                 RefusalReason.CHANNEL,
-                f"Sorry, I'm not enabled in this channel. You can use me in {places}, or in a DM with me. "
-                "Nothing you shared was sent anywhere.",
+                f"Sorry, I'm not enabled in this channel. You can use me in {places}, or in a DM with me.",
             )
         if self._users and who.user_id not in self._users and who.user_id not in self._admins:
             ask = ", ".join(f"<@{admin}>" for admin in sorted(self._admins)) or "whoever runs this app"
             return Refusal(
                 RefusalReason.USER,
-                f"Sorry, you're not on the list of people who can use me yet. Ask {ask} for access. "
-                "Nothing you shared was sent anywhere.",
+                f"Sorry, you're not on the list of people who can use me yet. Ask {ask} for access.",
             )
         return None

@@ -12,11 +12,14 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.governance.access import AccessPolicy, Refusal, Requester
+from bot.governance.access import AccessPolicy, Requester
 from bot.governance.limits import DailyLimits
+from bot.governance.refusal import Refusal
 from storage.protocol import Store
 
 logger = logging.getLogger(__name__)
+
+NOTHING_SENT = "Nothing you shared was sent anywhere."
 
 
 class Gate:
@@ -28,11 +31,17 @@ class Gate:
         self._store = store
         self._slack = slack
 
-    async def admit(self, who: Requester, root_ts: str) -> bool:
-        """True when the access rules allow the person; otherwise explain once in this thread."""
+    async def admit(self, who: Requester, root_ts: str, *, shared: bool = True) -> bool:
+        """True when the access rules allow the person; otherwise explain once in this thread.
+
+        ``shared``: the person sent something (a message, files), so the explanation says that
+        none of it was sent anywhere; a button press sends nothing.
+        """
         refusal = self.policy.check(who)
         if refusal is None:
             return True
+        if shared:
+            refusal = Refusal(refusal.reason, f"{refusal.message} {NOTHING_SENT}")
         await self.refuse_once(who, refusal, root_ts, key=f"{root_ts}:{who.user_id}")
         return False
 

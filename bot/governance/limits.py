@@ -1,10 +1,11 @@
 """Daily limits: questions per person, new sandbox sessions per channel, per UTC day.
 
-``MAX_TURNS_PER_USER_PER_DAY`` counts the questions a person asked today (queued and running ones
-included, so a burst can't slip past it). ``MAX_SESSIONS_PER_CHANNEL_PER_DAY`` counts the sandbox
-sessions the channel's turns started today (a turn counts one when it runs in a container its
-thread had not used before); it refuses threads that would need a new one, while a thread that
-already has its sandbox goes on.
+``MAX_TURNS_PER_USER_PER_DAY`` counts the questions a person asked today, queued and running ones
+included. ``MAX_SESSIONS_PER_CHANNEL_PER_DAY`` counts the sandbox sessions the channel's turns
+started today (a turn counts one when it runs in a container its thread had not used before),
+plus one for each thread whose question waits for its first sandbox; it refuses threads that
+would need a new one, while a thread that already has its sandbox goes on. The relay checks and
+queues in one step, so a burst of questions can't slip past a limit together.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from bot.config import Settings
-from bot.governance.access import Refusal, RefusalReason, Requester
+from bot.governance.access import Requester
+from bot.governance.refusal import Refusal, RefusalReason, count
 from storage import Clock
 from storage.protocol import Store
 
@@ -42,16 +44,15 @@ class DailyLimits:
             if asked >= self._turns:
                 return Refusal(
                     RefusalReason.TURN_LIMIT,
-                    f"You've reached today's limit of {_count(self._turns, 'question')} per person "
+                    f"You've reached today's limit of {count(self._turns, 'question')} per person "
                     f"(MAX_TURNS_PER_USER_PER_DAY). {resets(now)}",
                 )
         if self._sessions is not None and not has_sandbox:
-            today = now.date()
-            used = await self._store.usage_totals(who.team_id, start=today, end=today, channel_id=who.channel_id)
-            if used.sandbox_sessions >= self._sessions:
+            used = await self._store.count_sandbox_sessions(who.team_id, who.channel_id, since=day_start(now))
+            if used >= self._sessions:
                 return Refusal(
                     RefusalReason.SESSION_LIMIT,
-                    f"This channel has used its {_count(self._sessions, 'sandbox session')} for today "
+                    f"This channel has used its {count(self._sessions, 'sandbox session')} for today "
                     f"(MAX_SESSIONS_PER_CHANNEL_PER_DAY), so I can't start a new one. Threads that already "
                     f"have a sandbox can go on. {resets(now)}",
                 )
@@ -70,7 +71,3 @@ def resets(now: datetime) -> str:
     hours, minutes = divmod(minutes, 60)
     wait = f"{hours} h {minutes} min" if hours else f"{minutes} min"
     return f"The limit resets at midnight UTC, in {wait}."
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

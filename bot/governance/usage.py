@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 
 from bot.config import Settings
+from bot.governance.refusal import count
 from storage import Clock
 from storage.protocol import Store
 from storage.records import Turn, UsageEntry, UsageGroup, UsageTotals
@@ -98,7 +99,7 @@ class UsageBook:
             f"{figures.duration_ms / 1000:.0f} s",
         ]
         if figures.sandbox_sessions:
-            parts.append(_count(figures.sandbox_sessions, "new sandbox session"))
+            parts.append(count(figures.sandbox_sessions, "new sandbox session"))
         if cost is not None:
             parts.insert(0, f"about {self.prices.format(cost)}")
         return ":receipt: " + " · ".join(parts)
@@ -133,13 +134,9 @@ class UsageBook:
 
     def _describe(self, totals: UsageTotals) -> str:
         text = (
-            f"{_count(totals.turns, 'turn')}, {totals.total_tokens:,} tokens "
+            f"{count(totals.turns, 'turn')}, {totals.total_tokens:,} tokens "
             f"({totals.input_tokens:,} in, {totals.output_tokens:,} out), "
-            f"{_count(totals.sandbox_sessions, 'sandbox session')}"
+            f"{count(totals.sandbox_sessions, 'sandbox session')}"
         )
         cost = self.prices.cost(totals)
         return f"{text}, about {self.prices.format(cost)}" if cost is not None else text
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

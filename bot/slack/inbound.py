@@ -7,8 +7,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.governance.access import Requester
-
 #: Subtypes that are a person saying something; everything else (edits, joins, …) is ignored.
 HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
@@ -45,11 +43,8 @@ class IncomingMessage(BaseModel):
     files_may_be_missing: bool = False
     #: The author's own team, when the payload says; another organisation's in a shared channel.
     user_team: str | None = None
-
-    @property
-    def requester(self) -> Requester:
-        """Who asked, and where, for the access rules and limits."""
-        return Requester(self.team_id, self.channel_id, self.user_id, self.user_team)
+    #: Slack marked the conversation as shared with other organisations.
+    shared_channel: bool = False
 
     @property
     def thread(self) -> ThreadKey:
@@ -67,7 +62,18 @@ class IncomingMessage(BaseModel):
         return self.text.strip()
 
 
-def parse_message(event: dict[str, Any], *, team_id: str | None, bot_user_id: str | None) -> IncomingMessage | None:
+def workspace_of(body: dict[str, Any], authorized_team: str | None = None) -> str:
+    """The workspace a payload is for: the one the app's token belongs to when known (``auth.test``),
+    else the payload's own team. In a shared channel the payload's team may be another organisation's.
+    """
+    team = body.get("team")
+    team_id = team.get("id") if isinstance(team, dict) else None
+    return str(authorized_team or body.get("team_id") or team_id or "")
+
+
+def parse_message(
+    event: dict[str, Any], *, team_id: str | None, bot_user_id: str | None, shared_channel: bool = False
+) -> IncomingMessage | None:
     """The message a person posted, or None for anything the bot must not treat as one."""
     if event.get("subtype") not in HUMAN_SUBTYPES or event.get("bot_id") or event.get("hidden"):
         return None
@@ -94,6 +100,7 @@ def parse_message(event: dict[str, Any], *, team_id: str | None, bot_user_id: st
         files=list(event.get("files") or []),
         files_may_be_missing=event.get("type") == "app_mention" and "files" not in event,
         user_team=event.get("user_team") or event.get("team"),
+        shared_channel=shared_channel,
     )
 
 

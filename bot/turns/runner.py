@@ -80,7 +80,6 @@ class TurnRunner:
         self._d = deps
         self._running: dict[int, asyncio.Task[Response]] = {}
         self._stopped_by: dict[int, str | None] = {}
-        self._new_sandboxes: dict[int, int] = {}
         self._poll = recovery_poll_s
         self._limit = recovery_limit_s
 
@@ -132,12 +131,20 @@ class TurnRunner:
             await self._record_usage(turn.id)
 
     async def _record_usage(self, turn_id: int) -> UsageTotals | None:
-        """Record a turn's usage once it has ended, whichever way (a repeat records nothing)."""
-        sandboxes = self._new_sandboxes.pop(turn_id, 0)
+        """Record a question's usage once it has ended, whichever way (a repeat records nothing).
+
+        The sandbox session is read from what the turn stored: it started one when its container
+        differs from the container of the thread's previous turn that ran in one.
+        """
         turn = await self._d.store.get_turn(turn_id)
-        if turn is None or turn.state not in FINAL_TURN_STATES:
-            return None
-        return await self._d.usage.record(turn, sandbox_sessions=sandboxes)
+        if turn is None or turn.state not in FINAL_TURN_STATES or not turn.text:
+            return None  # still running, or files attached without a question
+        new_sandbox = 0
+        if turn.container_id is not None:
+            turns = await self._d.store.list_turns(turn.session_id)
+            earlier = [t.container_id for t in turns if t.seq < turn.seq and t.container_id]
+            new_sandbox = int(not earlier or earlier[-1] != turn.container_id)
+        return await self._d.usage.record(turn, sandbox_sessions=new_sandbox)
 
     async def _run(
         self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage, poster: ThreadPoster
@@ -272,8 +279,6 @@ class TurnRunner:
         for container_id in observer.containers:
             fresh = session.last_container_id is not None and container_id != session.last_container_id
             restarted = restarted or fresh
-            if container_id != session.last_container_id:  # a sandbox session this thread had not used
-                self._new_sandboxes[turn.id] = self._new_sandboxes.get(turn.id, 0) + 1
             await self._d.store.set_turn_container(turn.id, container_id, new_sandbox=fresh)
         return restarted
 
@@ -283,6 +288,13 @@ class TurnRunner:
         response = run.response
         if response.status == "failed":
             code = response.error.code if response.error else None
+            usage = response.usage
+            await self._d.store.fail_turn(
+                turn.id,
+                str(code or "response_failed"),
+                input_tokens=usage.input_tokens if usage else None,
+                output_tokens=usage.output_tokens if usage else None,
+            )  # the tokens a failed response used are billed too
             raise ResponseFailed(f"response {response.id} failed: {response.error}", code=code)
         await self._d.store.start_posting(turn.id)
         await status.show(":package: Preparing files…")

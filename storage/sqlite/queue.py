@@ -36,6 +36,23 @@ WHERE team_id = :team_id AND created_at >= :since AND text != ''
   AND (:channel_id IS NULL OR channel_id = :channel_id)
 """
 
+# Sandbox sessions a channel started since a moment: a turn starts one when it ran in a container
+# that differs from the one its thread's previous turn with a container used (or is the thread's
+# first). Threads whose questions wait or run without a container yet count one each.
+_COUNT_SANDBOX_SESSIONS = """
+SELECT
+    (SELECT COUNT(*) FROM (
+        SELECT container_id, started_at,
+               LAG(container_id) OVER (PARTITION BY session_id ORDER BY seq) AS previous
+        FROM turns
+        WHERE team_id = :team_id AND channel_id = :channel_id AND container_id IS NOT NULL
+    ) WHERE (previous IS NULL OR previous != container_id) AND started_at >= :since)
+  + (SELECT COUNT(DISTINCT sessions.id) FROM sessions JOIN turns ON turns.session_id = sessions.id
+     WHERE sessions.team_id = :team_id AND sessions.channel_id = :channel_id
+       AND sessions.last_container_id IS NULL AND turns.text != ''
+       AND turns.state IN ('queued', 'running', 'posting'))
+"""
+
 
 class SqliteTurnQueue(Queries):
     """The queue queries of ``TurnStore`` on SQLite."""
@@ -63,3 +80,7 @@ class SqliteTurnQueue(Queries):
     ) -> int:
         params = {"team_id": team_id, "since": timestamp(since), "user_id": user_id, "channel_id": channel_id}
         return await self._count("count turns", _COUNT_TURNS, params)
+
+    async def count_sandbox_sessions(self, team_id: str, channel_id: str, *, since: datetime) -> int:
+        params = {"team_id": team_id, "channel_id": channel_id, "since": timestamp(since)}
+        return await self._count("count sandbox sessions", _COUNT_SANDBOX_SESSIONS, params)

@@ -47,6 +47,8 @@ RETURNING *
 
 _FAIL = """
 UPDATE turns SET state = 'failed', finished_at = :now, error_code = :error_code,
+    input_tokens = COALESCE(:input_tokens, input_tokens),
+    output_tokens = COALESCE(:output_tokens, output_tokens),
     duration_ms = COALESCE(
         :duration_ms, CAST(round((julianday(:now) - julianday(started_at)) * 86400000.0) AS INTEGER)
     )
@@ -161,9 +163,23 @@ class SqliteTurns(Queries):
         }
         return await self._update_turn("finish turn", _FINISH, params)
 
-    async def fail_turn(self, turn_id: int, error_code: str, *, duration_ms: int | None = None) -> Turn | None:
-        now = timestamp(self._db.now())
-        params = {"id": turn_id, "error_code": error_code, "duration_ms": duration_ms, "now": now}
+    async def fail_turn(
+        self,
+        turn_id: int,
+        error_code: str,
+        *,
+        duration_ms: int | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> Turn | None:
+        params = {
+            "id": turn_id,
+            "error_code": error_code,
+            "duration_ms": duration_ms,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "now": timestamp(self._db.now()),
+        }
         return await self._update_turn("fail turn", _FAIL, params)
 
     async def stop_turn(self, turn_id: int) -> Turn | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from bot.emulators.foundry import FoundryEmulator
 from bot.emulators.slack import FileUpload, SlackEmulator
+from bot.outputs.code import SHOW_CODE_ACTION
 from bot.slack.status import END_ACTION
 
 from .harness import ControlledClock, Stack, bot_texts, ephemeral_texts, python, running_bot
@@ -134,6 +136,20 @@ async def test_no_file_of_a_refused_person_reaches_foundry(pair: Pair, tmp_path:
         assert foundry.counters()["files"] == 0
 
 
+async def test_refused_persons_file_drop_in_auto_mode_is_explained_and_stays_in_slack(
+    pair: Pair, tmp_path: Path
+) -> None:
+    slack, foundry = pair
+    alice, bob = slack.add_user("alice"), slack.add_user("bob")
+    general = slack.add_channel("general", members=[alice, bob])
+    settings = {"allowed_users": alice.id, "file_drop_mode": "auto"}
+    async with running_bot(slack, foundry, tmp_path / "bot.db", **settings) as stack:
+        await slack.post_message(bob, general, "", files=[FileUpload("mine.csv", content=b"a\n1\n")])
+        await refused(stack, bob, "not on the list of people")
+        assert slack.download_requests == []
+        assert uploads(stack) == 0
+
+
 async def test_refused_person_replying_in_someone_elses_thread_gets_no_turn(pair: Pair, tmp_path: Path) -> None:
     """In a live thread every reply is a turn, except a refused person's: they are told why, once."""
     slack, foundry = pair
@@ -199,6 +215,21 @@ async def test_end_session_pressed_by_a_refused_person_ends_nothing(pair: Pair, 
         await refused(stack, bob, "not on the list of people")
         assert foundry.counters()["conversations"] == 1
         assert not any("Session ended" in t for t in bot_texts(slack, general, root))
+        assert not any("Nothing you shared" in t for t in ephemeral_texts(slack, bob))  # bob shared nothing
+
+
+async def test_show_code_pressed_by_a_refused_person_posts_nothing(pair: Pair, tmp_path: Path) -> None:
+    slack, foundry = pair
+    alice, bob = slack.add_user("alice"), slack.add_user("bob")
+    general = slack.add_channel("general", members=[alice, bob])
+    async with running_bot(slack, foundry, tmp_path / "bot.db", allowed_users=alice.id) as stack:
+        root = await ask(slack, alice, general, python("print(1)"))
+        await answered(slack, general, root, "Done in")
+        before = len(slack.thread(general, root))
+        status = next(m for m in slack.thread(general, root) if m.user == slack.bot.id and m.blocks)
+        await slack.press_button(bob, general, status.ts, SHOW_CODE_ACTION)
+        await refused(stack, bob, "not on the list of people")
+        assert len(slack.thread(general, root)) == before
 
 
 # -- limits ---------------------------------------------------------------------------------------
@@ -258,6 +289,26 @@ async def test_new_sandbox_sessions_per_channel_stop_at_the_limit_and_reset_the_
         clock.advance(hours=3)
         third = await ask(slack, alice, general, python("print(9 * 9)"))
         await answered(slack, general, third, "81")
+
+
+async def test_a_burst_of_questions_cannot_pass_the_daily_limits_together(pair: Pair, tmp_path: Path) -> None:
+    """Questions posted at the same moment are checked and queued one at a time."""
+    slack, foundry = pair
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    settings = {"max_turns_per_user_per_day": 3, "max_sessions_per_channel_per_day": 1}
+    async with running_bot(slack, foundry, tmp_path / "bot.db", **settings) as stack:  # type: ignore[arg-type]
+        slow = python("import time; time.sleep(1)")
+        roots = await asyncio.gather(*(ask(slack, alice, general, slow) for _ in range(3)))
+        await refused(stack, alice, "used its 1 sandbox session for today", count=2)
+        (first,) = [r for r in roots if bot_texts(slack, general, r)]  # one thread got the sandbox session
+        await asyncio.gather(
+            *(slack.post_message(alice, general, python(f"print({n} * 11)"), thread_ts=first) for n in (1, 2, 3))
+        )
+        await refused(stack, alice, "today's limit of 3 questions", count=1)
+        done = lambda: sum("Done in" in t for t in bot_texts(slack, general, first)) == 3  # noqa: E731
+        await slack.wait_for(done, timeout=30)
+        assert runs(stack) == 3
 
 
 @pytest.mark.parametrize("socket_mode", [False, True], ids=["http", "socket"])

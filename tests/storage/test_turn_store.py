@@ -308,3 +308,61 @@ async def test_enqueue_turn_keeps_the_message_files(store: Store, session: Sessi
     again, created = await store.enqueue_turn(session.id, user_id="U1", message_ts="9.0", text="", files=[])
     assert not created
     assert again.files == tuple(files)
+
+
+async def _run_in(store: Store, session: Session, ts: str, container: str | None, text: str = "q") -> Turn:
+    """Queue, start and finish a turn that ran in ``container`` (or in none)."""
+    turn, _ = await store.enqueue_turn(session.id, user_id="U1", message_ts=ts, text=text)
+    claimed = await store.claim_next_turn(session.id)
+    assert claimed is not None
+    if container is not None:
+        await store.set_turn_container(turn.id, container, new_sandbox=False)
+    await store.finish_turn(turn.id)
+    return turn
+
+
+async def test_sandbox_sessions_count_each_new_container_of_a_thread(store: Store, clock: ManualClock) -> None:
+    """A turn starts a sandbox session when its container differs from its thread's previous one."""
+    one, _ = await store.get_or_create_session("T1", "C1", "1.0")
+    two, _ = await store.get_or_create_session("T1", "C1", "2.0")
+    elsewhere, _ = await store.get_or_create_session("T1", "C2", "3.0")
+    await _run_in(store, one, "1.1", "cntr_a")  # new
+    await _run_in(store, one, "1.2", "cntr_a")  # same sandbox
+    await _run_in(store, one, "1.3", None)  # no code ran
+    await _run_in(store, one, "1.4", "cntr_b")  # the sandbox expired: a new one
+    await _run_in(store, two, "2.1", "cntr_c")  # another thread's first
+    await _run_in(store, elsewhere, "3.1", "cntr_d")  # another channel
+    assert await store.count_sandbox_sessions("T1", "C1", since=START) == 3
+    assert await store.count_sandbox_sessions("T1", "C2", since=START) == 1
+    clock.advance(days=1)
+    assert await store.count_sandbox_sessions("T1", "C1", since=clock.now) == 0
+    await _run_in(store, one, "1.5", "cntr_b")  # same sandbox as yesterday's last turn: not new
+    await _run_in(store, two, "2.2", "cntr_e")
+    assert await store.count_sandbox_sessions("T1", "C1", since=clock.now) == 1
+
+
+async def test_a_thread_whose_question_waits_for_its_first_sandbox_counts_as_one(store: Store) -> None:
+    """Questions queued or running in a thread without a sandbox yet hold one session between them."""
+    waiting, _ = await store.get_or_create_session("T1", "C1", "1.0")
+    await store.enqueue_turn(waiting.id, user_id="U1", message_ts="1.1", text="q1")
+    await store.enqueue_turn(waiting.id, user_id="U1", message_ts="1.2", text="q2")
+    files_only, _ = await store.get_or_create_session("T1", "C1", "2.0")
+    await store.enqueue_turn(files_only.id, user_id="U1", message_ts="2.1", text="", files=[{"id": "F1"}])
+    assert await store.count_sandbox_sessions("T1", "C1", since=START) == 1
+    await store.claim_next_turn(waiting.id)
+    assert await store.count_sandbox_sessions("T1", "C1", since=START) == 1
+    first = (await store.list_turns(waiting.id))[0]
+    await store.set_turn_container(first.id, "cntr_a", new_sandbox=False)
+    assert await store.count_sandbox_sessions("T1", "C1", since=START) == 1  # now counted as started
+
+
+async def test_a_failed_turn_keeps_the_tokens_its_response_used(store: Store, session: Session) -> None:
+    turn, _ = await store.enqueue_turn(session.id, user_id="U1", message_ts="1.1", text="q")
+    await store.claim_next_turn(session.id)
+    failed = await store.fail_turn(turn.id, "server_error", input_tokens=120, output_tokens=7)
+    assert failed is not None
+    assert (failed.state, failed.input_tokens, failed.output_tokens) == (TurnState.FAILED, 120, 7)
+    assert await store.fail_turn(turn.id, "again") is None  # already failed: nothing changes
+    stored = await store.get_turn(turn.id)
+    assert stored is not None
+    assert (stored.error_code, stored.input_tokens) == ("server_error", 120)

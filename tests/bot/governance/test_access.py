@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.governance.access import AccessPolicy, RefusalReason, Requester
+from bot.governance.access import AccessPolicy, Requester
+from bot.governance.refusal import RefusalReason
 
 
 def policy(**values: Any) -> AccessPolicy:
@@ -39,7 +40,7 @@ def test_each_allowlist_refuses_whoever_it_does_not_name(rules: dict[str, str], 
     refusal = policy(**rules).check(ALICE)
     assert refusal is not None
     assert refusal.reason is reason
-    assert "Nothing you shared was sent anywhere." in refusal.message
+    assert refusal.message.startswith("Sorry, ")
 
 
 @pytest.mark.parametrize("rules", [{"allowed_teams": "T1"}, {"allowed_channels": "C1,C2"}, {"allowed_users": "U0,U1"}])
@@ -74,6 +75,11 @@ def test_people_from_another_organisation_are_refused_unless_allowed() -> None:
     assert refusal is not None
     assert refusal.reason is RefusalReason.EXTERNAL
     assert policy(external_users="allow").check(guest) is None
+
+
+def test_in_a_shared_channel_a_person_of_unknown_team_counts_as_external() -> None:
+    assert Requester("T1", "C1", "U5", shared_channel=True).is_external
+    assert not Requester("T1", "C1", "U5", user_team="T1", shared_channel=True).is_external
 
 
 def test_a_member_whose_payload_names_their_own_team_is_not_external() -> None:
