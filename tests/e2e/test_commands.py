@@ -77,8 +77,7 @@ async def test_status_lists_the_channels_live_sessions_with_links_files_and_turn
     await slack.slash_command(alice, general, "status")
     text = await last_private_reply(slack)
 
-    assert "Live sessions in" in text
-    assert "(2)" in text
+    assert f"*Live sessions in <#{general.id}>* (2)" in text
     assert f"/archives/{general.id}/p{first.ts.replace('.', '')}" in text
     assert f"/archives/{general.id}/p{slow.ts.replace('.', '')}" in text
     assert other.id not in text  # another channel's session is not listed
