@@ -13,7 +13,7 @@ from typing import Any
 from bot.errors import StorageError
 from storage.records import Turn
 from storage.sqlite.codec import load, timestamp
-from storage.sqlite.database import Params, Queries, execute, fetch_one, fetch_value
+from storage.sqlite.database import Params, Queries, fetch_all, fetch_one, fetch_value
 
 _ENQUEUE = """
 INSERT INTO turns (session_id, seq, team_id, channel_id, user_id, message_ts, text, files, state, created_at)
@@ -88,7 +88,7 @@ class SqliteTurns(Queries):
         async with self._db.write("enqueue turn") as conn:
             created = await fetch_one(conn, _ENQUEUE, params)
             if created is not None:
-                await execute(
+                await fetch_all(
                     conn, "UPDATE sessions SET last_activity_at = :now WHERE id = :id", {"id": session_id, "now": now}
                 )
                 return load(Turn, created), True
@@ -129,7 +129,7 @@ class SqliteTurns(Queries):
             )
             if row is None:
                 return None
-            await execute(
+            await fetch_all(
                 conn,
                 "UPDATE sessions SET last_container_id = :container_id WHERE id = :session_id",
                 {"container_id": container_id, "session_id": row["session_id"]},
