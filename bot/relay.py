@@ -182,7 +182,7 @@ class Relay:
             if len(ahead) == 1
             else f":hourglass_flowing_sand: Queued: runs after {len(ahead)} earlier questions."
         )
-        await self._d.statuses.get(thread, turn.id, None).show(text)
+        self._d.statuses.get(thread, turn.id, None).show(text)
 
     async def waiting_for_sandbox(self, turn: Turn, position: int) -> None:
         """Tell the thread its turn waits for a free sandbox session, and where it stands."""
@@ -191,7 +191,7 @@ class Relay:
             return
         thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
         text = f":hourglass_flowing_sand: Waiting for a free sandbox: position {position} in line."
-        await self._d.statuses.get(thread, turn.id, turn.status_message_ts).show(text)
+        self._d.statuses.get(thread, turn.id, turn.status_message_ts).show(text)
 
 
 def offer_blocks(names: str, value: str) -> list[dict[str, Any]]:

@@ -116,7 +116,7 @@ class TurnRunner:
         except StopRequested as stop:
             await self._d.store.stop_turn(turn.id)
             who = f" by <@{stop.user_id}>" if stop.user_id else ""
-            await status.finish(f":octagonal_sign: Stopped{who}.")
+            status.finish(f":octagonal_sign: Stopped{who}.")
         except BotError as exc:
             logger.warning("turn %s failed: %s", turn.id, exc)
             await self._fail(turn, status, poster, _code(exc), exc.user_message)
@@ -132,12 +132,12 @@ class TurnRunner:
     ) -> None:
         started = time.monotonic()
         if turn.files:
-            await status.show(":paperclip: Attaching files…")
+            status.show(":paperclip: Attaching files…")
             outcomes = await self._d.intake.attach(session, turn.files)
             await poster.say("\n".join(outcome.line for outcome in outcomes))
         if not turn.text:
             await self._d.store.finish_turn(turn.id)
-            await status.finish(FILES_READY)
+            status.finish(FILES_READY)
             return
         run = await self._respond(turn, session, thread, status)
         await self._post(turn, session, status, poster, run, started)
@@ -145,10 +145,10 @@ class TurnRunner:
     async def _resume(self, turn: Turn, status: StatusMessage, poster: ThreadPoster) -> None:
         if turn.response_id is not None and await poster.already_answered():
             await self._d.store.finish_turn(turn.id)
-            await status.finish(":white_check_mark: Done.")
+            status.finish(":white_check_mark: Done.")
         elif turn.response_id is None:
             await self._d.store.fail_turn(turn.id, "interrupted")
-            await status.finish(":warning: Interrupted.")
+            status.finish(":warning: Interrupted.")
             await poster.say("I was restarted before I could work on this. Please ask again.")
         else:
             response = await self.recover(turn.response_id)
@@ -159,20 +159,14 @@ class TurnRunner:
 
     async def _fail(self, turn: Turn, status: StatusMessage, poster: ThreadPoster, code: str, text: str) -> None:
         await self._d.store.fail_turn(turn.id, code)
-        await status.finish(":warning: Couldn't finish this one.")
+        status.finish(":warning: Couldn't finish this one.")
         await poster.say(text)
 
     async def _respond(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
-        # The first status line goes up while Foundry is already being asked, not before.
-        announced = asyncio.create_task(self._announce(status))
-        try:
-            return await self._ask(turn, session, thread, status)
-        finally:
-            await announced
-
-    async def _announce(self, status: StatusMessage) -> None:
-        await status.show(":thinking_face: Thinking…")
-        await status.assistant_status("is thinking…")
+        # The first status line goes up in the background while Foundry is asked.
+        status.show(":thinking_face: Thinking…")
+        status.assistant_status("is thinking…")
+        return await self._ask(turn, session, thread, status)
 
     async def _ask(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
         conversation_id = session.conversation_id or await self._open_conversation(session, thread)
@@ -224,7 +218,7 @@ class TurnRunner:
                     observer.feed(event)
                     if observer.response_id and not had_id:
                         await self._d.store.set_turn_response(turn.id, observer.response_id)
-                    await status.show(observer.status_text())
+                    status.show(observer.status_text())
         except FoundryUnavailable:
             if observer.response_id is None:
                 raise
@@ -271,7 +265,7 @@ class TurnRunner:
             code = response.error.code if response.error else None
             raise ResponseFailed(f"response {response.id} failed: {response.error}", code=code)
         await self._d.store.start_posting(turn.id)
-        await status.show(":package: Preparing files…")
+        status.show(":package: Preparing files…")
         await poster.answer(response)
         await self._post_files(turn, session, poster, run)
         if run.restarted:
@@ -287,7 +281,7 @@ class TurnRunner:
         )
         buttons = [button(SHOW_CODE_ACTION, "Show code", turn.id)] if ran_code else []
         buttons.append(button(END_ACTION, "End session", turn.id))
-        await status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons)
+        status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons)
 
     async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run) -> None:
         """Every file the run generated into the thread, or a sentence saying why not."""

@@ -25,11 +25,20 @@ WaitNotice = Callable[[Turn, int], Awaitable[None]]
 class TurnScheduler:
     """Starts, orders and caps turns; owns every background task it starts."""
 
-    def __init__(self, store: Store, run: RunTurn, slots: SessionSlots, on_wait: WaitNotice | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run: RunTurn,
+        slots: SessionSlots,
+        on_wait: WaitNotice | None = None,
+        *,
+        settle: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._store = store
         self._run = run
         self.slots = slots
         self.on_wait = on_wait
+        self._settle = settle
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._wanted: set[int] = set()
         self._closing = False
@@ -61,9 +70,14 @@ class TurnScheduler:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def wait_idle(self) -> None:
-        """Wait until no session has work left (for tests, benchmarks and the demo)."""
-        while self._workers:
-            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        """Wait until no session has work left, nor ``settle`` (for tests, benchmarks and the demo)."""
+        while True:
+            while self._workers:
+                await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+            if self._settle is not None:
+                await self._settle()
+            if not self._workers:
+                return
 
     def _start_resume(self, turn: Turn, resume_turn: RunTurn) -> None:
         async def resume_then_continue() -> None:
