@@ -3,11 +3,14 @@
 A mention arrives twice (``app_mention`` and ``message``) and Slack retries deliveries, in any
 order and across restarts. The turn record itself is the guard: a turn is unique per
 (session, message ts) in the database, so only the first arrival creates it. Files travel with
-their turn and are attached when it runs, so a question never runs before its files.
+their turn and are attached when it runs, so a question never runs before its files. An
+``app_mention`` payload may leave the files out; the mention then takes them from its
+``message`` twin, or reads the message back when no twin comes within half a second.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -25,6 +28,10 @@ from storage.records import IN_FLIGHT_TURN_STATES, ArchiveReason, SessionState, 
 
 logger = logging.getLogger(__name__)
 
+FilesOrTwin = list[dict[str, Any]] | asyncio.Future[list[dict[str, Any]]]
+
+#: How long a mention whose payload may lack its files waits for its ``message`` twin, which has them.
+TWIN_WAIT_S = 0.5
 OFFER_ACTION = "analyse_files"
 END_WORDS = frozenset({"end", "end session", "stop session", "close", "done"})
 DISMISS_ACTION = "dismiss_files"
@@ -40,25 +47,45 @@ class Relay:
     """Turns people's messages into queued turns, in order, once each."""
 
     def __init__(
-        self, deps: TurnDeps, scheduler: TurnScheduler, lifecycle: Lifecycle, *, remember: int = 10_000
+        self,
+        deps: TurnDeps,
+        scheduler: TurnScheduler,
+        lifecycle: Lifecycle,
+        *,
+        remember: int = 10_000,
+        twin_wait: float = TWIN_WAIT_S,
     ) -> None:
         self._d = deps
         self._scheduler = scheduler
         self._lifecycle = lifecycle
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
+        self._twins: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}
+        self._twin_wait = twin_wait
 
     async def accept(self, message: IncomingMessage) -> Turn | None:
         """Queue the message as a turn if it is one; None when it is ignored or already queued."""
-        if self._seen_recently(f"{message.team_id}:{message.channel_id}:{message.ts}"):
+        key = f"{message.team_id}:{message.channel_id}:{message.ts}"
+        if self._seen_recently(key):
+            twin = self._twins.get(key)
+            if twin is not None and not twin.done() and not message.files_may_be_missing:
+                twin.set_result(message.files)  # the files a mention's payload left out
             return None  # the twin delivery (app_mention + message) of a message handled here
+        if message.files or not message.files_may_be_missing:
+            return await self._accept(message, message.files)
+        # Registered before any await, so the twin cannot slip past it.
+        twin = self._twins[key] = asyncio.get_running_loop().create_future()
+        try:
+            return await self._accept(message, twin)
+        finally:
+            del self._twins[key]
+
+    async def _accept(self, message: IncomingMessage, files_or_twin: FilesOrTwin) -> Turn | None:
         if not await self._is_turn(message):
             if message.files:
                 await self._dropped_in_channel(message)
             return None
-        files = message.files
-        if not files and message.files_may_be_missing:
-            files = await message_files(self._d.slack, message.channel_id, message.ts, message.thread.root_ts)
+        files = files_or_twin if isinstance(files_or_twin, list) else await self._twin_files(message, files_or_twin)
         if not message.question and not files:
             if message.mentions_bot or message.is_dm:
                 await self._help_once(message)
@@ -67,6 +94,13 @@ class Relay:
             await self._end(message)
             return None
         return await self.start_turn(message, files)
+
+    async def _twin_files(self, message: IncomingMessage, twin: asyncio.Future[list[dict[str, Any]]]) -> list[Any]:
+        """The files of a mention whose payload may lack them: from its ``message`` twin, else read back."""
+        try:
+            return await asyncio.wait_for(twin, self._twin_wait)
+        except TimeoutError:  # no twin here (not subscribed, or delivered to another process)
+            return await message_files(self._d.slack, message.channel_id, message.ts, message.thread.root_ts)
 
     async def _end(self, message: IncomingMessage) -> None:
         """`@bot end` in a thread: end its session (and say so if there was none)."""
