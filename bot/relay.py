@@ -186,10 +186,7 @@ class Relay:
             logger.info("could not offer analysis in %s: %s", message.channel_id, exc.response.get("error"))
 
     async def _had_a_session(self, thread: ThreadKey) -> bool:
-        ended = await self._d.store.list_sessions(
-            team_id=thread.team_id, channel_id=thread.channel_id, states=[SessionState.ARCHIVED]
-        )
-        return any(s.root_ts == thread.root_ts for s in ended)
+        return await self._d.store.has_archived_session(thread.team_id, thread.channel_id, thread.root_ts)
 
     async def _say(self, thread: ThreadKey, text: str) -> None:
         try:

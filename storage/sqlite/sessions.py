@@ -28,6 +28,13 @@ SELECT * FROM sessions
 WHERE team_id = :team_id AND channel_id = :channel_id AND root_ts = :root_ts AND state <> 'archived'
 """
 
+_HAD_ARCHIVED = """
+SELECT EXISTS (
+    SELECT 1 FROM sessions
+    WHERE team_id = :team_id AND channel_id = :channel_id AND root_ts = :root_ts AND state = 'archived'
+)
+"""
+
 _LIST = """
 SELECT * FROM sessions
 WHERE (:team_id IS NULL OR team_id = :team_id)
@@ -73,6 +80,10 @@ class SqliteSessions(Queries):
     async def get_live_session(self, team_id: str, channel_id: str, root_ts: str) -> Session | None:
         thread = {"team_id": team_id, "channel_id": channel_id, "root_ts": root_ts}
         return await self._one(Session, "get live session", _LIVE, thread, write=False)
+
+    async def has_archived_session(self, team_id: str, channel_id: str, root_ts: str) -> bool:
+        thread = {"team_id": team_id, "channel_id": channel_id, "root_ts": root_ts}
+        return bool(await self._count("has archived session", _HAD_ARCHIVED, thread))
 
     async def set_conversation_id(
         self, session_id: int, conversation_id: str, *, agent_version: str | None = None
