@@ -202,6 +202,8 @@ class Relay:
         )
 
     async def _tell_if_queued(self, turn: Turn, thread: ThreadKey) -> None:
+        if turn.seq == 1:
+            return  # the session's first turn: nothing can be ahead of it
         turns = await self._d.store.list_turns(turn.session_id)
         ahead = [
             t for t in turns if t.seq < turn.seq and (t.state in IN_FLIGHT_TURN_STATES or t.state is TurnState.QUEUED)

@@ -21,7 +21,7 @@ from bot.files.intake import FileIntake
 from bot.foundry.client import Foundry, ResponseRequest
 from bot.foundry.models import Response
 from bot.outputs.code import SHOW_CODE_ACTION, post_code
-from bot.outputs.collect import asks_for_file, collect
+from bot.outputs.collect import Generated, asks_for_file, collect, may_have_files
 from bot.outputs.post import OutputPoster
 from bot.slack.inbound import ThreadKey
 from bot.slack.status import END_ACTION, StatusBoard, StatusMessage, button
@@ -265,9 +265,11 @@ class TurnRunner:
             code = response.error.code if response.error else None
             raise ResponseFailed(f"response {response.id} failed: {response.error}", code=code)
         await self._d.store.start_posting(turn.id)
-        status.show(":package: Preparing files…")
+        files = may_have_files(response, run.containers)  # a text-only answer has none to look for
+        if files:
+            status.show(":package: Preparing files…")
         await poster.answer(response)
-        await self._post_files(turn, session, poster, run)
+        await self._post_files(turn, session, poster, run, files=files)
         if run.restarted:
             await poster.say(SANDBOX_RESTARTED)
         ran_code = bool(response.code_calls)
@@ -283,11 +285,13 @@ class TurnRunner:
         buttons.append(button(END_ACTION, "End session", turn.id))
         status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons)
 
-    async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run) -> None:
+    async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run, *, files: bool) -> None:
         """Every file the run generated into the thread, or a sentence saying why not."""
-        outputs = await self._d.store.list_session_outputs(session.id)
-        seen = {o.container_file_id for o in outputs if o.turn_id != turn.id}
-        generated = await collect(self._d.foundry, run.response, run.containers, seen)
+        generated: list[Generated] = []
+        if files:
+            outputs = await self._d.store.list_session_outputs(session.id)
+            seen = {o.container_file_id for o in outputs if o.turn_id != turn.id}
+            generated = await collect(self._d.foundry, run.response, run.containers, seen)
         notes = await self._d.outputs.post(turn.id, poster.thread, generated)
         if not generated and asks_for_file(turn.text):
             notes.append(NO_FILE)

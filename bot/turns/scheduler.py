@@ -107,12 +107,23 @@ class TurnScheduler:
     async def _drain(self, session_id: int) -> None:
         while session_id in self._wanted:
             self._wanted.discard(session_id)
-            while (head := await self._next_queued(session_id)) is not None:
-                async with self.slots.hold(self._waiting_notice(head)):
-                    turn = await self._store.claim_next_turn(session_id)
-                    if turn is None:
-                        break
-                    await self._run(turn)
+            while await self._run_next(session_id):
+                pass
+
+    async def _run_next(self, session_id: int) -> bool:
+        """Run the session's next queued turn in a slot; False when it has none."""
+        notice: PositionCallback | None = None
+        if not self.slots.free:  # the turn will wait for a slot: look it up, to tell its thread where it stands
+            head = await self._next_queued(session_id)
+            if head is None:
+                return False
+            notice = self._waiting_notice(head)
+        async with self.slots.hold(notice):  # with a free slot, taken at once: nothing ran since the check
+            turn = await self._store.claim_next_turn(session_id)
+            if turn is None:
+                return False
+            await self._run(turn)
+        return True
 
     async def _next_queued(self, session_id: int) -> Turn | None:
         return next((t for t in await self._store.list_turns(session_id) if t.state is TurnState.QUEUED), None)
