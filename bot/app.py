@@ -117,7 +117,7 @@ async def open_services(
         )
         runner = TurnRunner(deps)
         slots = SessionSlots(settings.max_concurrent_sessions)
-        scheduler = TurnScheduler(store, runner.run, slots)
+        scheduler = TurnScheduler(store, runner.run, slots, settle=statuses.wait_idle)
         lifecycle = Lifecycle(
             store,
             foundry,
@@ -144,6 +144,7 @@ async def open_services(
         finally:
             await lifecycle.aclose()
             await scheduler.aclose()
+            await statuses.aclose()
 
 
 class _HideTokenNotice(logging.Filter):

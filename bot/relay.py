@@ -3,7 +3,9 @@
 A mention arrives twice (``app_mention`` and ``message``) and Slack retries deliveries, in any
 order and across restarts. The turn record itself is the guard: a turn is unique per
 (session, message ts) in the database, so only the first arrival creates it. Files travel with
-their turn and are attached when it runs, so a question never runs before its files.
+their turn and are attached when it runs, so a question never runs before its files. An
+``app_mention`` payload may leave the files out; the mention then takes them from its
+``message`` twin, or reads the message back when no twin comes within half a second.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from storage.records import IN_FLIGHT_TURN_STATES, ArchiveReason, FileStatus, Se
 
 logger = logging.getLogger(__name__)
 
+FilesOrTwin = list[dict[str, Any]] | asyncio.Future[list[dict[str, Any]]]
+
+#: How long a mention whose payload may lack its files waits for its ``message`` twin, which has them.
+TWIN_WAIT_S = 0.5
 OFFER_ACTION = "analyse_files"
 END_WORDS = frozenset({"end", "end session", "stop session", "close", "done"})
 FILES_WORDS = frozenset({"files", "list files", "show files", "my files"})
@@ -40,7 +46,14 @@ class Relay:
     """Turns people's messages into queued turns, in order, once each."""
 
     def __init__(
-        self, deps: TurnDeps, scheduler: TurnScheduler, lifecycle: Lifecycle, gate: Gate, *, remember: int = 10_000
+        self,
+        deps: TurnDeps,
+        scheduler: TurnScheduler,
+        lifecycle: Lifecycle,
+        gate: Gate,
+        *,
+        remember: int = 10_000,
+        twin_wait: float = TWIN_WAIT_S,
     ) -> None:
         self._d = deps
         self._scheduler = scheduler
@@ -49,20 +62,34 @@ class Relay:
         self._limits_lock = asyncio.Lock()
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
+        self._twins: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}
+        self._twin_wait = twin_wait
 
     async def accept(self, message: IncomingMessage) -> Turn | None:
         """Queue the message as a turn if it is one; None when it is ignored or already queued."""
-        if self._seen_recently(f"{message.team_id}:{message.channel_id}:{message.ts}"):
+        key = f"{message.team_id}:{message.channel_id}:{message.ts}"
+        if self._seen_recently(key):
+            twin = self._twins.get(key)
+            if twin is not None and not twin.done() and not message.files_may_be_missing:
+                twin.set_result(message.files)  # the files a mention's payload left out
             return None  # the twin delivery (app_mention + message) of a message handled here
+        if message.files or not message.files_may_be_missing:
+            return await self._accept(message, message.files)
+        # Registered before any await, so the twin cannot slip past it.
+        twin = self._twins[key] = asyncio.get_running_loop().create_future()
+        try:
+            return await self._accept(message, twin)
+        finally:
+            del self._twins[key]
+
+    async def _accept(self, message: IncomingMessage, files_or_twin: FilesOrTwin) -> Turn | None:
         if not await self._is_turn(message):
             if message.files and await self._may_offer(message):
                 await self._dropped_in_channel(message)
             return None
         if not await self._gate.admit(requester_of(message), message.thread.root_ts):
             return None  # told why, once per thread; nothing of theirs is queued or uploaded
-        files = message.files
-        if not files and message.files_may_be_missing:
-            files = await message_files(self._d.slack, message.channel_id, message.ts, message.thread.root_ts)
+        files = files_or_twin if isinstance(files_or_twin, list) else await self._twin_files(message, files_or_twin)
         if not message.question and not files:
             if message.mentions_bot or message.is_dm:
                 await self._help_once(message)
@@ -101,6 +128,13 @@ class Relay:
         else:
             text = f"There are no files in this thread yet. Drop one here to attach it. Accepted: {accepted_list()}."
         await self._say(thread, text)
+
+    async def _twin_files(self, message: IncomingMessage, twin: asyncio.Future[list[dict[str, Any]]]) -> list[Any]:
+        """The files of a mention whose payload may lack them: from its ``message`` twin, else read back."""
+        try:
+            return await asyncio.wait_for(twin, self._twin_wait)
+        except TimeoutError:  # no twin here (not subscribed, or delivered to another process)
+            return await message_files(self._d.slack, message.channel_id, message.ts, message.thread.root_ts)
 
     async def _end(self, message: IncomingMessage) -> None:
         """`@bot end` in a thread: end its session (and say so if there was none)."""
@@ -220,10 +254,7 @@ class Relay:
             logger.info("could not offer analysis in %s: %s", message.channel_id, exc.response.get("error"))
 
     async def _had_a_session(self, thread: ThreadKey) -> bool:
-        ended = await self._d.store.list_sessions(
-            team_id=thread.team_id, channel_id=thread.channel_id, states=[SessionState.ARCHIVED]
-        )
-        return any(s.root_ts == thread.root_ts for s in ended)
+        return await self._d.store.has_archived_session(thread.team_id, thread.channel_id, thread.root_ts)
 
     async def _say(self, thread: ThreadKey, text: str) -> None:
         try:
@@ -239,6 +270,8 @@ class Relay:
         )
 
     async def _tell_if_queued(self, turn: Turn, thread: ThreadKey) -> None:
+        if turn.seq == 1:
+            return  # the session's first turn: nothing can be ahead of it
         turns = await self._d.store.list_turns(turn.session_id)
         ahead = [
             t for t in turns if t.seq < turn.seq and (t.state in IN_FLIGHT_TURN_STATES or t.state is TurnState.QUEUED)
@@ -250,7 +283,7 @@ class Relay:
             if len(ahead) == 1
             else f":hourglass_flowing_sand: Queued: runs after {len(ahead)} earlier questions."
         )
-        await self._d.statuses.get(thread, turn.id, None).show(text)
+        self._d.statuses.get(thread, turn.id, None).show(text)
 
     async def waiting_for_sandbox(self, turn: Turn, position: int) -> None:
         """Tell the thread its turn waits for a free sandbox session, and where it stands."""
@@ -259,7 +292,7 @@ class Relay:
             return
         thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
         text = f":hourglass_flowing_sand: Waiting for a free sandbox: position {position} in line."
-        await self._d.statuses.get(thread, turn.id, turn.status_message_ts).show(text)
+        self._d.statuses.get(thread, turn.id, turn.status_message_ts).show(text)
 
 
 def offer_blocks(names: str, value: str) -> list[dict[str, Any]]:

@@ -61,6 +61,10 @@ class SessionStore(Protocol):
         """The thread's active or archiving session, if any."""
         ...
 
+    async def has_archived_session(self, team_id: str, channel_id: str, root_ts: str) -> bool:
+        """Whether the thread had a session that has ended (been archived)."""
+        ...
+
     async def set_conversation_id(
         self, session_id: int, conversation_id: str, *, agent_version: str | None = None
     ) -> Session | None:

@@ -53,6 +53,11 @@ async def collect(
     return [g for g in found.values() if g.file_id not in seen]
 
 
+def may_have_files(response: Response, containers: Sequence[str]) -> bool:
+    """Whether :func:`collect` could find anything: a citation, or a sandbox the turn used."""
+    return bool(response.citations) or bool(_containers(response, containers))
+
+
 def asks_for_file(question: str) -> bool:
     """Whether the question asked for a chart or a file (so getting none deserves a word)."""
     return bool(_ASKS_FOR_FILE.search(question))

@@ -63,6 +63,8 @@ class OutputPoster:
     async def post(self, turn_id: int, thread: ThreadKey, files: Sequence[Generated]) -> list[str]:
         """Post up to the cap; returns the sentences the thread should read about what went wrong."""
         notes: list[str] = []
+        if not files:
+            return notes
         with tempfile.TemporaryDirectory(prefix="sandbox-file-") as folder:
             for generated in files[: self._max]:
                 note = await self._post_one(turn_id, thread, generated, Path(folder))

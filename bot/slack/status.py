@@ -3,6 +3,7 @@
 Slack allows roughly one ``chat.update`` per second per channel, and a person cannot read
 faster anyway, so intermediate states are coalesced: the newest one wins, the final one is
 always shown. ``assistant.threads.setStatus`` is tried too; where Slack refuses it, we move on.
+The writes happen in the background, in order, so a turn never waits for its status line.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -45,8 +47,23 @@ def button(action_id: str, label: str, turn_id: int, *, style: str | None = None
     return element
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """A state the status line should show."""
+
+    text: str
+    buttons: list[dict[str, Any]]
+    final: bool
+
+
 class StatusMessage:
-    """The turn's status line in the thread; best effort, never fails the turn."""
+    """The turn's status line in the thread; best effort, never fails nor delays the turn.
+
+    ``show``, ``finish`` and ``assistant_status`` only record what should be shown; one writer
+    task per message (held by its :class:`StatusBoard`) makes the Slack calls in order: the
+    first write posts the message, later ones update it, at most once per ``min_interval``
+    except the final one, and the newest intermediate state wins.
+    """
 
     def __init__(
         self,
@@ -57,55 +74,106 @@ class StatusMessage:
         ts: str | None = None,
         min_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         on_posted: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._slack = slack
         self._on_posted = on_posted
-        self._lock = asyncio.Lock()
+        self._spawn = spawn
         self._thread = thread
         self._turn_id = turn_id
         self.ts = ts
         self._min_interval = min_interval
         self._clock = clock
         self._shown: str | None = None
-        self._wanted: str | None = None
+        self._wanted: _Wanted | None = None
+        self._finished = False
         self._last_update = float("-inf")
-        self._flush: asyncio.Task[None] | None = None
         self._assistant_status = True
+        self._assistant_shown = ""
+        self._assistant_wanted: str | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._wake: asyncio.Future[None] | None = None
 
-    async def show(self, text: str) -> None:
+    def show(self, text: str) -> None:
         """Show ``text`` now, or, within a second of the last update, as soon as that second is over."""
-        self._wanted = text
-        if text == self._shown or self._flush is not None:
+        if self._finished:
             return
-        wait = self._last_update + self._min_interval - self._clock()
-        if wait <= 0:
-            await self._write(text, buttons=self._stop())
-        else:
-            self._flush = asyncio.create_task(self._flush_after(wait))
+        self._wanted = _Wanted(text, self._stop(), final=False)
+        self._start_writer()
+
+    def finish(self, text: str, *, buttons: list[dict[str, Any]] | None = None) -> None:
+        """Show the final state, whatever the time since the last update, without the Stop button."""
+        self._finished = True
+        self._wanted = _Wanted(text, buttons or [], final=True)
+        self._assistant_wanted = ""
+        self._start_writer()
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)  # the writer waits out the second for an intermediate state
 
     def cancel_pending(self) -> None:
-        """Drop an update still waiting for its second to pass."""
-        if self._flush is not None:
-            self._flush.cancel()
-            self._flush = None
+        """Drop an intermediate update not written yet (the final state is always written)."""
+        if self._wanted is not None and not self._wanted.final:
+            self._wanted = None
 
-    async def finish(self, text: str, *, buttons: list[dict[str, Any]] | None = None) -> None:
-        """Show the final state, whatever the time since the last update, without the Stop button."""
-        self.cancel_pending()
-        await self._write(text, buttons=buttons or [])
-        await self.assistant_status("")
-
-    async def _flush_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._flush = None
-        if self._wanted is not None and self._wanted != self._shown:
-            await self._write(self._wanted, buttons=self._stop())
-
-    async def assistant_status(self, status: str) -> None:
+    def assistant_status(self, status: str) -> None:
         """Slack's own "is thinking…" indicator under the thread; turned off after a refusal."""
         if not self._assistant_status:
             return
+        self._assistant_wanted = status
+        self._start_writer()
+
+    def _stop(self) -> list[dict[str, Any]]:
+        return [button(STOP_ACTION, "Stop", self._turn_id, style="danger")]
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = self._spawn(self._write_all())
+
+    async def _write_all(self) -> None:
+        try:
+            while await self._write_next():
+                pass
+        finally:
+            self._writer = None
+
+    async def _write_next(self) -> bool:
+        """One step of the writer; False once nothing is left to write."""
+        wanted = self._wanted
+        if wanted is not None:
+            wait = 0.0 if wanted.final else self._last_update + self._min_interval - self._clock()
+            if wait > 0:
+                await self._pause(wait)  # a newer or final state may arrive meanwhile
+                return True
+            self._wanted = None
+            if wanted.final or wanted.text != self._shown:
+                await self._guarded(self._write(wanted.text, wanted.buttons))
+            return True
+        status = self._assistant_wanted
+        if status is not None:
+            self._assistant_wanted = None
+            if status != self._assistant_shown and self._assistant_status:
+                await self._guarded(self._set_assistant_status(status))
+            return True
+        return False
+
+    async def _pause(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._wake = wake = loop.create_future()
+        timer = loop.call_later(delay, _resolve, wake)
+        try:
+            await wake
+        finally:
+            timer.cancel()
+            self._wake = None
+
+    async def _guarded(self, call: Awaitable[None]) -> None:
+        try:
+            await call
+        except Exception:  # a bug or a broken connection: the turn goes on without its status line
+            logger.exception("status line of turn %s failed", self._turn_id)
+
+    async def _set_assistant_status(self, status: str) -> None:
         try:
             await self._slack.assistant_threads_setStatus(
                 channel_id=self._thread.channel_id, thread_ts=self._thread.root_ts, status=status
@@ -113,15 +181,10 @@ class StatusMessage:
         except SlackClientError as exc:
             self._assistant_status = False  # not permitted here (scope, channel type): stop asking
             logger.debug("assistant.threads.setStatus refused: %s", exc)
+            return
+        self._assistant_shown = status
 
-    def _stop(self) -> list[dict[str, Any]]:
-        return [button(STOP_ACTION, "Stop", self._turn_id, style="danger")]
-
-    async def _write(self, text: str, *, buttons: list[dict[str, Any]]) -> None:
-        async with self._lock:  # one post, then updates: never two status messages for one turn
-            await self._write_locked(text, buttons)
-
-    async def _write_locked(self, text: str, buttons: list[dict[str, Any]]) -> None:
+    async def _write(self, text: str, buttons: list[dict[str, Any]]) -> None:
         blocks = status_blocks(text, buttons=buttons)
         try:
             if self.ts is None:
@@ -146,18 +209,28 @@ class StatusMessage:
         self._last_update = self._clock()
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _plain(text: str) -> str:
     """The notification text: the status without Markdown emphasis."""
     return text.replace("*", "").replace("_", "")
 
 
 class StatusBoard:
-    """The status message of each turn in progress, shared by everything that reports on it."""
+    """The status message of each turn in progress, shared by everything that reports on it.
+
+    It holds every status line's writer task until its last write is out, so none is
+    garbage-collected mid-flight; :meth:`wait_idle` waits for them and :meth:`aclose` cancels them.
+    """
 
     def __init__(self, slack: AsyncWebClient, save_ts: Callable[[int, str], Awaitable[object]]) -> None:
         self._slack = slack
         self._save_ts = save_ts
         self._live: dict[int, StatusMessage] = {}
+        self._writers: set[asyncio.Task[None]] = set()
 
     def get(self, thread: ThreadKey, turn_id: int, ts: str | None) -> StatusMessage:
         """The turn's status message (one object per turn while it is in progress)."""
@@ -167,12 +240,33 @@ class StatusBoard:
             async def saved(new_ts: str) -> None:
                 await self._save_ts(turn_id, new_ts)
 
-            status = StatusMessage(self._slack, thread, turn_id, ts=ts, on_posted=saved)
+            status = StatusMessage(self._slack, thread, turn_id, ts=ts, on_posted=saved, spawn=self._spawn)
             self._live[turn_id] = status
         return status
 
     def forget(self, turn_id: int) -> None:
-        """The turn is over; drop its status object and any update it still had pending."""
+        """The turn is over: drop its status object and any intermediate update still pending.
+
+        A final state already asked for is still written.
+        """
         status = self._live.pop(turn_id, None)
         if status is not None:
             status.cancel_pending()
+
+    async def wait_idle(self) -> None:
+        """Wait until every status line has been written (for tests, benchmarks and the demo)."""
+        while self._writers:
+            await asyncio.gather(*list(self._writers), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel the writes still in progress and wait for them to end."""
+        writers = list(self._writers)
+        for writer in writers:
+            writer.cancel()
+        await asyncio.gather(*writers, return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._writers.add(task)
+        task.add_done_callback(self._writers.discard)
+        return task

@@ -22,7 +22,7 @@ from bot.foundry.client import Foundry, ResponseRequest
 from bot.foundry.models import Response
 from bot.governance.usage import UsageBook
 from bot.outputs.code import SHOW_CODE_ACTION, post_code
-from bot.outputs.collect import asks_for_file, collect
+from bot.outputs.collect import Generated, asks_for_file, collect, may_have_files
 from bot.outputs.post import OutputPoster
 from bot.slack.inbound import ThreadKey
 from bot.slack.status import END_ACTION, StatusBoard, StatusMessage, button
@@ -80,6 +80,7 @@ class TurnRunner:
         self._d = deps
         self._running: dict[int, asyncio.Task[Response]] = {}
         self._stopped_by: dict[int, str | None] = {}
+        self._usage_recorded: set[int] = set()
         self._poll = recovery_poll_s
         self._limit = recovery_limit_s
 
@@ -118,7 +119,7 @@ class TurnRunner:
         except StopRequested as stop:
             await self._d.store.stop_turn(turn.id)
             who = f" by <@{stop.user_id}>" if stop.user_id else ""
-            await status.finish(f":octagonal_sign: Stopped{who}.")
+            status.finish(f":octagonal_sign: Stopped{who}.")
         except BotError as exc:
             logger.warning("turn %s failed: %s", turn.id, exc)
             await self._fail(turn, status, poster, _code(exc), exc.user_message)
@@ -130,13 +131,17 @@ class TurnRunner:
             self._d.statuses.forget(turn.id)
             await self._record_usage(turn.id)
 
-    async def _record_usage(self, turn_id: int) -> UsageTotals | None:
+    async def _record_usage(self, turn_id: int, ended: Turn | None = None) -> UsageTotals | None:
         """Record a question's usage once it has ended, whichever way (a repeat records nothing).
 
-        The sandbox session is read from what the turn stored: it started one when its container
+        ``ended`` is the turn as its last update returned it, which saves reading it again. The
+        sandbox session is read from what the turn stored: it started one when its container
         differs from the container of the thread's previous turn that ran in one.
         """
-        turn = await self._d.store.get_turn(turn_id)
+        if turn_id in self._usage_recorded:
+            self._usage_recorded.discard(turn_id)
+            return None
+        turn = ended or await self._d.store.get_turn(turn_id)
         if turn is None or turn.state not in FINAL_TURN_STATES or not turn.text:
             return None  # still running, or files attached without a question
         new_sandbox = 0
@@ -144,19 +149,22 @@ class TurnRunner:
             turns = await self._d.store.list_turns(turn.session_id)
             earlier = [t.container_id for t in turns if t.seq < turn.seq and t.container_id]
             new_sandbox = int(not earlier or earlier[-1] != turn.container_id)
-        return await self._d.usage.record(turn, sandbox_sessions=new_sandbox)
+        figures = await self._d.usage.record(turn, sandbox_sessions=new_sandbox)
+        if ended is not None:
+            self._usage_recorded.add(turn_id)  # the run's own end records it; the final pass skips it
+        return figures
 
     async def _run(
         self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage, poster: ThreadPoster
     ) -> None:
         started = time.monotonic()
         if turn.files:
-            await status.show(":paperclip: Attaching files…")
+            status.show(":paperclip: Attaching files…")
             outcomes = await self._d.intake.attach(session, turn.files)
             await poster.say("\n".join(outcome.line for outcome in outcomes))
         if not turn.text:
             await self._d.store.finish_turn(turn.id)
-            await status.finish(FILES_READY)
+            status.finish(FILES_READY)
             return
         run = await self._respond(turn, session, thread, status)
         await self._post(turn, session, status, poster, run, started)
@@ -164,10 +172,10 @@ class TurnRunner:
     async def _resume(self, turn: Turn, status: StatusMessage, poster: ThreadPoster) -> None:
         if turn.response_id is not None and await poster.already_answered():
             await self._d.store.finish_turn(turn.id)
-            await status.finish(":white_check_mark: Done.")
+            status.finish(":white_check_mark: Done.")
         elif turn.response_id is None:
             await self._d.store.fail_turn(turn.id, "interrupted")
-            await status.finish(":warning: Interrupted.")
+            status.finish(":warning: Interrupted.")
             await poster.say("I was restarted before I could work on this. Please ask again.")
         else:
             response = await self.recover(turn.response_id)
@@ -178,20 +186,14 @@ class TurnRunner:
 
     async def _fail(self, turn: Turn, status: StatusMessage, poster: ThreadPoster, code: str, text: str) -> None:
         await self._d.store.fail_turn(turn.id, code)
-        await status.finish(":warning: Couldn't finish this one.")
+        status.finish(":warning: Couldn't finish this one.")
         await poster.say(text)
 
     async def _respond(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
-        # The first status line goes up while Foundry is already being asked, not before.
-        announced = asyncio.create_task(self._announce(status))
-        try:
-            return await self._ask(turn, session, thread, status)
-        finally:
-            await announced
-
-    async def _announce(self, status: StatusMessage) -> None:
-        await status.show(":thinking_face: Thinking…")
-        await status.assistant_status("is thinking…")
+        # The first status line goes up in the background while Foundry is asked.
+        status.show(":thinking_face: Thinking…")
+        status.assistant_status("is thinking…")
+        return await self._ask(turn, session, thread, status)
 
     async def _ask(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
         conversation_id = session.conversation_id or await self._open_conversation(session, thread)
@@ -243,7 +245,7 @@ class TurnRunner:
                     observer.feed(event)
                     if observer.response_id and not had_id:
                         await self._d.store.set_turn_response(turn.id, observer.response_id)
-                    await status.show(observer.status_text())
+                    status.show(observer.status_text())
         except FoundryUnavailable:
             if observer.response_id is None:
                 raise
@@ -297,32 +299,36 @@ class TurnRunner:
             )  # the tokens a failed response used are billed too
             raise ResponseFailed(f"response {response.id} failed: {response.error}", code=code)
         await self._d.store.start_posting(turn.id)
-        await status.show(":package: Preparing files…")
+        files = may_have_files(response, run.containers)  # a text-only answer has none to look for
+        if files:
+            status.show(":package: Preparing files…")
         await poster.answer(response)
-        await self._post_files(turn, session, poster, run)
+        await self._post_files(turn, session, poster, run, files=files)
         if run.restarted:
             await poster.say(SANDBOX_RESTARTED)
         ran_code = bool(response.code_calls)
         if ran_code and self._d.settings.show_code == "always":
             await post_code(self._d.store, self._d.slack, turn.id)
         usage = response.usage
-        await self._d.store.finish_turn(
+        finished = await self._d.store.finish_turn(
             turn.id,
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
         )
-        figures = await self._record_usage(turn.id)
+        figures = await self._record_usage(turn.id, finished) if finished is not None else None
         if figures is not None and self._d.settings.show_cost:
             await poster.say(self._d.usage.footer(figures))
         buttons = [button(SHOW_CODE_ACTION, "Show code", turn.id)] if ran_code else []
         buttons.append(button(END_ACTION, "End session", turn.id))
-        await status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons)
+        status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons)
 
-    async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run) -> None:
+    async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run, *, files: bool) -> None:
         """Every file the run generated into the thread, or a sentence saying why not."""
-        outputs = await self._d.store.list_session_outputs(session.id)
-        seen = {o.container_file_id for o in outputs if o.turn_id != turn.id}
-        generated = await collect(self._d.foundry, run.response, run.containers, seen)
+        generated: list[Generated] = []
+        if files:
+            outputs = await self._d.store.list_session_outputs(session.id)
+            seen = {o.container_file_id for o in outputs if o.turn_id != turn.id}
+            generated = await collect(self._d.foundry, run.response, run.containers, seen)
         notes = await self._d.outputs.post(turn.id, poster.thread, generated)
         if not generated and asks_for_file(turn.text):
             notes.append(NO_FILE)

@@ -25,11 +25,20 @@ WaitNotice = Callable[[Turn, int], Awaitable[None]]
 class TurnScheduler:
     """Starts, orders and caps turns; owns every background task it starts."""
 
-    def __init__(self, store: Store, run: RunTurn, slots: SessionSlots, on_wait: WaitNotice | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run: RunTurn,
+        slots: SessionSlots,
+        on_wait: WaitNotice | None = None,
+        *,
+        settle: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._store = store
         self._run = run
         self.slots = slots
         self.on_wait = on_wait
+        self._settle = settle
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._wanted: set[int] = set()
         self._closing = False
@@ -61,9 +70,14 @@ class TurnScheduler:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def wait_idle(self) -> None:
-        """Wait until no session has work left (for tests, benchmarks and the demo)."""
-        while self._workers:
-            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        """Wait until no session has work left, nor ``settle`` (for tests, benchmarks and the demo)."""
+        while True:
+            while self._workers:
+                await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+            if self._settle is not None:
+                await self._settle()
+            if not self._workers:
+                return
 
     def _start_resume(self, turn: Turn, resume_turn: RunTurn) -> None:
         async def resume_then_continue() -> None:
@@ -93,12 +107,23 @@ class TurnScheduler:
     async def _drain(self, session_id: int) -> None:
         while session_id in self._wanted:
             self._wanted.discard(session_id)
-            while (head := await self._next_queued(session_id)) is not None:
-                async with self.slots.hold(self._waiting_notice(head)):
-                    turn = await self._store.claim_next_turn(session_id)
-                    if turn is None:
-                        break
-                    await self._run(turn)
+            while await self._run_next(session_id):
+                pass
+
+    async def _run_next(self, session_id: int) -> bool:
+        """Run the session's next queued turn in a slot; False when it has none."""
+        notice: PositionCallback | None = None
+        if not self.slots.free:  # the turn will wait for a slot: look it up, to tell its thread where it stands
+            head = await self._next_queued(session_id)
+            if head is None:
+                return False
+            notice = self._waiting_notice(head)
+        async with self.slots.hold(notice):  # with a free slot, taken at once: nothing ran since the check
+            turn = await self._store.claim_next_turn(session_id)
+            if turn is None:
+                return False
+            await self._run(turn)
+        return True
 
     async def _next_queued(self, session_id: int) -> Turn | None:
         return next((t for t in await self._store.list_turns(session_id) if t.state is TurnState.QUEUED), None)

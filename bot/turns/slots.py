@@ -32,6 +32,11 @@ class SessionSlots:
         self._waiters: deque[_Waiter] = deque()
         self._notices: set[asyncio.Task[None]] = set()
 
+    @property
+    def free(self) -> bool:
+        """Whether :meth:`hold` would take a slot at once, without waiting."""
+        return self.in_use < self.limit and not self._waiters
+
     @asynccontextmanager
     async def hold(self, on_position: PositionCallback | None = None) -> AsyncIterator[None]:
         """Wait for a slot (reporting the position through ``on_position``), hold it for the block."""
@@ -42,7 +47,7 @@ class SessionSlots:
             self._release()
 
     async def _acquire(self, on_position: PositionCallback | None) -> None:
-        if self.in_use < self.limit and not self._waiters:
+        if self.free:
             self._take()
             return
         waiter = _Waiter(on_position)

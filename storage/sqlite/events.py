@@ -12,13 +12,14 @@ class SqliteEvents(Queries):
     """``EventStore`` on SQLite."""
 
     async def claim_event(self, key: str) -> bool:
-        async with self._db.write("claim event") as conn:
-            inserted = await execute(
-                conn,
-                "INSERT INTO processed_events (key, received_at) VALUES (:key, :now) ON CONFLICT (key) DO NOTHING",
-                {"key": key, "now": timestamp(self._db.now())},
-            )
-        return inserted == 1
+        inserted = await self._db.statement(
+            "claim event",
+            "INSERT INTO processed_events (key, received_at) VALUES (:key, :now) ON CONFLICT (key) DO NOTHING "
+            "RETURNING key",
+            {"key": key, "now": timestamp(self._db.now())},
+            write=True,
+        )
+        return bool(inserted)
 
     async def prune_events(self, older_than: datetime) -> int:
         async with self._db.write("prune events") as conn:

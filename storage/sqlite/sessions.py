@@ -20,9 +20,19 @@ ON CONFLICT (team_id, channel_id, root_ts) WHERE state <> 'archived' DO NOTHING
 RETURNING *
 """
 
+#: Insert-or-read rounds before giving up (each lost round means the thread's session was just archived).
+_CREATE_TRIES = 3
+
 _LIVE = """
 SELECT * FROM sessions
 WHERE team_id = :team_id AND channel_id = :channel_id AND root_ts = :root_ts AND state <> 'archived'
+"""
+
+_HAD_ARCHIVED = """
+SELECT EXISTS (
+    SELECT 1 FROM sessions
+    WHERE team_id = :team_id AND channel_id = :channel_id AND root_ts = :root_ts AND state = 'archived'
+)
 """
 
 _LIST = """
@@ -51,14 +61,17 @@ class SqliteSessions(Queries):
 
     async def get_or_create_session(self, team_id: str, channel_id: str, root_ts: str) -> tuple[Session, bool]:
         thread = {"team_id": team_id, "channel_id": channel_id, "root_ts": root_ts}
-        async with self._db.write("get or create session") as conn:
-            created = await fetch_one(conn, _CREATE, {**thread, "now": timestamp(self._db.now())})
+        for _ in range(_CREATE_TRIES):
+            created = await self._one(
+                Session, "get or create session", _CREATE, {**thread, "now": timestamp(self._db.now())}, write=True
+            )
             if created is not None:
-                return load(Session, created), True
-            existing = await fetch_one(conn, _LIVE, thread)
-            if existing is None:  # cannot happen: the insert only yields to a live row
-                raise StorageError(f"no live session for thread {thread} after a conflicting insert")
-            return load(Session, existing), False
+                return created, True
+            # The insert yielded to a live row; it can be archived before this read, then the insert wins.
+            existing = await self._one(Session, "get or create session", _LIVE, thread, write=False)
+            if existing is not None:
+                return existing, False
+        raise StorageError(f"no live session for thread {thread} after {_CREATE_TRIES} conflicting inserts")
 
     async def get_session(self, session_id: int) -> Session | None:
         sql = "SELECT * FROM sessions WHERE id = :id"
@@ -67,6 +80,10 @@ class SqliteSessions(Queries):
     async def get_live_session(self, team_id: str, channel_id: str, root_ts: str) -> Session | None:
         thread = {"team_id": team_id, "channel_id": channel_id, "root_ts": root_ts}
         return await self._one(Session, "get live session", _LIVE, thread, write=False)
+
+    async def has_archived_session(self, team_id: str, channel_id: str, root_ts: str) -> bool:
+        thread = {"team_id": team_id, "channel_id": channel_id, "root_ts": root_ts}
+        return bool(await self._count("has archived session", _HAD_ARCHIVED, thread))
 
     async def set_conversation_id(
         self, session_id: int, conversation_id: str, *, agent_version: str | None = None

@@ -36,7 +36,7 @@ class SqliteStore(
     SqliteCleanup,
     SqliteUsage,
 ):
-    """Every ``Store`` operation over one SQLite database (see ``database`` for the locking)."""
+    """Every ``Store`` operation over one SQLite database (see ``database`` for the connections)."""
 
     async def close(self) -> None:
         await self._db.close()
@@ -55,12 +55,34 @@ async def open_sqlite(target: SqliteTarget, *, clock: Clock, busy_timeout: float
         connection = await aiosqlite.connect(target.database, isolation_level=None)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open the SQLite database {target.database}: {exc}") from exc
+    reader: aiosqlite.Connection | None = None
     try:
         await _prepare_patiently(connection, target, busy_timeout)
+        if not target.in_memory:
+            reader = await _open_reader(target, busy_timeout)
     except BaseException:
         await connection.close()
         raise
-    return SqliteStore(Database(connection, clock))
+    return SqliteStore(Database(connection, clock, reader=reader))
+
+
+async def _open_reader(target: SqliteTarget, busy_timeout: float) -> aiosqlite.Connection:
+    """The second connection, for reads only: in WAL mode it reads the last commit while the writer writes."""
+    try:
+        reader = await aiosqlite.connect(target.database, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open the SQLite database {target.database}: {exc}") from exc
+    reader.row_factory = sqlite3.Row
+    try:
+        await execute(reader, f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        await execute(reader, "PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        await reader.close()
+        raise StorageError(f"cannot configure the SQLite database {target.database}: {exc}") from exc
+    except BaseException:
+        await reader.close()
+        raise
+    return reader
 
 
 async def _prepare_patiently(connection: aiosqlite.Connection, target: SqliteTarget, busy_timeout: float) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from bot.errors import StorageError
 from storage.records import Turn
 from storage.sqlite.codec import load, timestamp
-from storage.sqlite.database import Params, Queries, execute, fetch_one, fetch_value
+from storage.sqlite.database import Params, Queries, fetch_all, fetch_one
 
 _ENQUEUE = """
 INSERT INTO turns (session_id, seq, team_id, channel_id, user_id, message_ts, text, files, state, created_at)
@@ -24,12 +24,13 @@ ON CONFLICT (session_id, message_ts) DO NOTHING
 RETURNING *
 """
 
-_IN_FLIGHT_IN_SESSION = "SELECT COUNT(*) FROM turns WHERE session_id = :session_id AND state IN ('running', 'posting')"
-_RUNNING = "SELECT COUNT(*) FROM turns WHERE state IN ('running', 'posting')"
-
+# One statement, so the checks and the claim see the same rows: the session's oldest queued turn
+# starts unless one of its turns is in flight, or ``max_running`` turns are in flight everywhere.
 _CLAIM = """
 UPDATE turns SET state = 'running', started_at = :now
 WHERE id = (SELECT id FROM turns WHERE session_id = :session_id AND state = 'queued' ORDER BY seq LIMIT 1)
+  AND NOT EXISTS (SELECT 1 FROM turns WHERE session_id = :session_id AND state IN ('running', 'posting'))
+  AND (:max_running IS NULL OR (SELECT COUNT(*) FROM turns WHERE state IN ('running', 'posting')) < :max_running)
 RETURNING *
 """
 
@@ -90,7 +91,7 @@ class SqliteTurns(Queries):
         async with self._db.write("enqueue turn") as conn:
             created = await fetch_one(conn, _ENQUEUE, params)
             if created is not None:
-                await execute(
+                await fetch_all(
                     conn, "UPDATE sessions SET last_activity_at = :now WHERE id = :id", {"id": session_id, "now": now}
                 )
                 return load(Turn, created), True
@@ -109,13 +110,8 @@ class SqliteTurns(Queries):
         return await self._all(Turn, "list turns", sql, {"session_id": session_id})
 
     async def claim_next_turn(self, session_id: int, *, max_running: int | None = None) -> Turn | None:
-        async with self._db.write("claim next turn") as conn:
-            if await fetch_value(conn, _IN_FLIGHT_IN_SESSION, {"session_id": session_id}):
-                return None
-            if max_running is not None and _as_int(await fetch_value(conn, _RUNNING)) >= max_running:
-                return None
-            row = await fetch_one(conn, _CLAIM, {"session_id": session_id, "now": timestamp(self._db.now())})
-            return None if row is None else load(Turn, row)
+        params = {"session_id": session_id, "max_running": max_running, "now": timestamp(self._db.now())}
+        return await self._update_turn("claim next turn", _CLAIM, params)
 
     async def set_turn_response(self, turn_id: int, response_id: str) -> Turn | None:
         sql = "UPDATE turns SET response_id = :response_id WHERE id = :id RETURNING *"
@@ -131,7 +127,7 @@ class SqliteTurns(Queries):
             )
             if row is None:
                 return None
-            await execute(
+            await fetch_all(
                 conn,
                 "UPDATE sessions SET last_container_id = :container_id WHERE id = :session_id",
                 {"container_id": container_id, "session_id": row["session_id"]},
@@ -188,7 +184,3 @@ class SqliteTurns(Queries):
 
     async def _update_turn(self, what: str, sql: str, params: Params) -> Turn | None:
         return await self._one(Turn, what, sql, params, write=True)
-
-
-def _as_int(value: object) -> int:
-    return value if isinstance(value, int) else 0

@@ -232,6 +232,24 @@ async def test_mention_without_files_in_its_payload_reads_the_message_back(
         assert [d.event_type for d in slack.deliveries()] == ["app_mention"]
 
 
+@pytest.mark.parametrize("order", [("app_mention", "message"), ("message", "app_mention")])
+async def test_mention_without_files_in_its_payload_takes_them_from_its_twin(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, order: tuple[str, str]
+) -> None:
+    """With the message event subscribed too, the files come from the twin: one turn, no read-back."""
+    config = SlackConfig(retry=SlackRetry.fast(), app_mention_files=False, mention_event_order=order)
+    async with (
+        emulators(monkeypatch, slack_config=config) as (slack, foundry),
+        running_bot(slack, foundry, tmp_path / "bot.db") as stack,
+    ):
+        channel, root = await drop(stack, [FileUpload("sales.csv", path=DATA / "valid" / "sales.csv")], "describe it")
+        await slack.wait_for_reply(channel, root, contains="Attached sales.csv", timeout=20)
+        await settle(stack)
+        assert slack.api_calls("conversations.replies") == []
+        assert uploads(foundry) == 1
+        assert sum("Attached sales.csv" in t for t in bot_texts(slack, channel, root)) == 1
+
+
 async def test_file_in_a_dm_is_attached(stack: Stack) -> None:
     """A file sent to the bot in a DM is attached without any mention."""
     slack = stack.slack

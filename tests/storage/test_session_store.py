@@ -162,6 +162,31 @@ async def test_get_or_create_session_new_session_after_archive(store: Store, ses
     assert after.state == SessionState.ACTIVE
 
 
+async def test_has_archived_session_only_for_an_ended_session_of_that_thread(store: Store, session: Session) -> None:
+    """Only an archived session counts, and only in its own thread (team, channel and root alike)."""
+    thread = (session.team_id, session.channel_id, session.root_ts)
+    neighbours = [
+        ("T2", session.channel_id, session.root_ts),
+        (session.team_id, "C2", session.root_ts),
+        (session.team_id, session.channel_id, "1700000000.999999"),
+    ]
+    for other in neighbours:
+        created, _ = await store.get_or_create_session(*other)
+        await store.begin_archiving(created.id, ArchiveReason.IDLE)
+        await store.finish_archiving(created.id)
+
+    active = await store.has_archived_session(*thread)
+    await store.begin_archiving(session.id, ArchiveReason.IDLE)
+    archiving = await store.has_archived_session(*thread)
+    await store.finish_archiving(session.id)
+    archived = await store.has_archived_session(*thread)
+    await store.get_or_create_session(*thread)  # a fresh session does not hide the ended one
+
+    assert (active, archiving, archived) == (False, False, True)
+    assert await store.has_archived_session(*thread)
+    assert await store.has_archived_session("T9", "C9", "1.0") is False
+
+
 async def test_list_sessions_filters(store: Store, clock: ManualClock) -> None:
     """Sessions are listed by team, channel, state and idleness, least recently active first."""
     old, _ = await store.get_or_create_session("T1", "C1", "1.0")

@@ -59,6 +59,22 @@ async def test_claim_next_turn_concurrent_single_winner(store: Store, session: S
     assert await store.count_queued_turns(session.id) == 4
 
 
+async def test_claim_next_turn_concurrent_respects_max_running(store: Store) -> None:
+    """Claims racing across many sessions start exactly ``max_running`` turns, one per session at most."""
+    sessions = [(await store.get_or_create_session("T1", "C1", f"{n}.0"))[0] for n in range(20)]
+    for session in sessions:
+        for n in range(2):
+            await store.enqueue_turn(session.id, user_id="U1", message_ts=f"{session.id}.{n}", text="q")
+
+    claims = await asyncio.gather(*(store.claim_next_turn(sessions[n % 20].id, max_running=7) for n in range(TASKS)))
+
+    claimed = [turn for turn in claims if turn]
+    assert len(claimed) == 7
+    assert len({turn.session_id for turn in claimed}) == 7
+    assert {turn.seq for turn in claimed} == {1}
+    assert await store.count_running_turns() == 7
+
+
 async def test_begin_archiving_concurrent_one_job(store: Store, session: Session) -> None:
     """Concurrent archive triggers for a session record a single clean-up job."""
     jobs = await asyncio.gather(*(store.begin_archiving(session.id, ArchiveReason.IDLE) for _ in range(50)))

@@ -131,6 +131,23 @@ async def test_claim_next_turn_respects_max_running(store: Store) -> None:
     assert await store.count_running_turns() == 2
 
 
+async def test_refused_claim_changes_no_row(store: Store, session: Session) -> None:
+    """A claim refused by an in-flight turn or by the cap leaves the queued turn as it was."""
+    first = await _enqueue(store, session, "1.0")
+    second = await _enqueue(store, session, "2.0")
+    other, _ = await store.get_or_create_session("T1", "C1", "9.0")
+    third = await _enqueue(store, other, "9.1")
+    await store.claim_next_turn(session.id)
+
+    assert await store.claim_next_turn(session.id) is None
+    assert await store.claim_next_turn(other.id, max_running=1) is None
+
+    assert await store.get_turn(second.id) == second
+    assert await store.get_turn(third.id) == third
+    assert [t.state for t in await store.list_turns(session.id)] == [TurnState.RUNNING, TurnState.QUEUED]
+    assert (await store.get_turn(first.id) or first).started_at is not None
+
+
 async def test_turn_transitions_refuse_wrong_states(store: Store, turn: Turn) -> None:
     """Transitions apply only from their allowed states; otherwise they return None and change nothing."""
     assert await store.start_posting(turn.id) is None

@@ -1,0 +1,158 @@
+"""The status line: written in the background, in order, at most about once a second, final always."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.emulators.slack import EmulatorConfig, SlackEmulator
+from bot.emulators.slack.models import Channel, Message
+from bot.slack.inbound import ThreadKey
+from bot.slack.status import StatusBoard
+
+
+@pytest.fixture(name="slack")
+async def slack_fixture() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator(EmulatorConfig()) as emulator:
+        yield emulator
+
+
+class Thread:
+    def __init__(self, slack: SlackEmulator, channel: Channel, root: Message) -> None:
+        self.slack = slack
+        self.channel = channel
+        self.key = ThreadKey(team_id=slack.config.team_id, channel_id=channel.id, root_ts=root.ts)
+
+    def status_texts(self) -> list[str]:
+        """What the bot's status line said, call by call."""
+        return [
+            str(call.params.get("text"))
+            for call in self.slack.api_calls()
+            if call.method in ("chat.postMessage", "chat.update")
+        ]
+
+
+@pytest.fixture(name="thread")
+async def thread_fixture(slack: SlackEmulator) -> Thread:
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, "question")
+    return Thread(slack, general, root)
+
+
+def board(slack: SlackEmulator, saved: dict[int, str]) -> StatusBoard:
+    async def save(turn_id: int, ts: str) -> None:
+        saved[turn_id] = ts
+
+    return StatusBoard(AsyncWebClient(token=slack.bot_token, base_url=slack.api_url), save)
+
+
+async def test_show_returns_before_slack_is_called_and_posts_once(slack: SlackEmulator, thread: Thread) -> None:
+    """show() only records the state; the writer posts it, then saves the message's ts."""
+    saved: dict[int, str] = {}
+    statuses = board(slack, saved)
+    status = statuses.get(thread.key, 7, None)
+
+    status.show("Thinking…")
+    assert slack.api_calls("chat.postMessage") == []
+    await statuses.wait_idle()
+
+    assert thread.status_texts() == ["Thinking…"]
+    assert saved == {7: status.ts}
+
+
+async def test_intermediate_states_coalesce_and_final_is_written_at_once(slack: SlackEmulator, thread: Thread) -> None:
+    """Within the second after a write only the newest state is kept, and finish() does not wait for it."""
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("one")
+    await statuses.wait_idle()
+
+    status.show("two")
+    status.show("three")
+    await asyncio.sleep(0.05)
+    assert thread.status_texts() == ["one"]  # "three" waits for the second to pass
+    status.finish("Done", buttons=[])
+    await asyncio.wait_for(statuses.wait_idle(), 0.5)
+
+    assert thread.status_texts() == ["one", "Done"]
+
+
+async def test_intermediate_state_is_written_after_the_second(slack: SlackEmulator, thread: Thread) -> None:
+    """An update asked for within the second is written once it is over."""
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("one")
+    status.show("two")
+    await statuses.wait_idle()
+
+    texts = thread.status_texts()
+    assert texts[-1] == "two"
+    assert len(texts) <= 2
+
+
+async def test_assistant_status_follows_the_message_and_is_cleared_at_finish(
+    slack: SlackEmulator, thread: Thread
+) -> None:
+    """setStatus goes after the status post; finish() clears it after the final update."""
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("Thinking…")
+    status.assistant_status("is thinking…")
+    await statuses.wait_idle()
+    assert slack.thread_status(thread.channel, thread.key.root_ts) == "is thinking…"
+
+    status.finish("Done")
+    await statuses.wait_idle()
+
+    methods = [c.method for c in slack.api_calls() if c.method != "auth.test"]
+    assert methods == ["chat.postMessage", "assistant.threads.setStatus", "chat.update", "assistant.threads.setStatus"]
+    assert slack.thread_status(thread.channel, thread.key.root_ts) is None
+
+
+async def test_forget_drops_a_pending_update_but_keeps_the_final(slack: SlackEmulator, thread: Thread) -> None:
+    """A turn that ends drops its pending intermediate state; a final state already asked for is written."""
+    statuses = board(slack, {})
+    first = statuses.get(thread.key, 1, None)
+    first.show("one")
+    await statuses.wait_idle()
+    first.show("pending")
+    statuses.forget(1)
+    second = statuses.get(thread.key, 2, None)
+    second.finish("Done")
+    statuses.forget(2)
+    await statuses.wait_idle()
+
+    assert thread.status_texts() == ["one", "Done"]
+
+
+async def test_aclose_cancels_writes_in_progress(slack: SlackEmulator, thread: Thread) -> None:
+    """At shutdown the writers are cancelled and awaited; nothing is written afterwards."""
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("one")
+    await statuses.wait_idle()
+    status.show("two")  # waits for its second
+
+    await statuses.aclose()
+    await asyncio.sleep(1.1)
+
+    assert thread.status_texts() == ["one"]
+
+
+async def test_refused_assistant_status_is_not_asked_again(slack: SlackEmulator, thread: Thread) -> None:
+    """Where setStatus is refused, the status line stops asking for it."""
+    slack.refuse_set_status("missing_scope")
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("Thinking…")
+    status.assistant_status("is thinking…")
+    await statuses.wait_idle()
+    status.finish("Done")
+    await statuses.wait_idle()
+
+    assert len(slack.api_calls("assistant.threads.setStatus")) == 1
+    assert thread.status_texts() == ["Thinking…", "Done"]
