@@ -18,8 +18,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.config import Settings
+from bot.slack.ingress import ignorable, ignorable_body
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +51,13 @@ def build_web_app(bolt: AsyncApp, *, mode: str) -> web.Application:
     """The aiohttp application: the events endpoint (HTTP mode) and the health check."""
 
     async def events(request: web.Request) -> web.StreamResponse:
+        body = await request.text()
+        if ignorable_body(body):
+            return web.Response(status=200)
         headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():
             headers.setdefault(name.lower(), []).append(value)
-        bolt_request = AsyncBoltRequest(
-            body=await request.text(), query=request.query_string, headers=dict(headers.items())
-        )
+        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(headers.items()))
         response = await bolt.async_dispatch(reparse_form(bolt_request))
         return await to_aiohttp_response(response)
 
@@ -78,7 +83,7 @@ async def serve(settings: Settings, bolt: AsyncApp) -> AsyncIterator[str]:
     socket_handler: AsyncSocketModeHandler | None = None
     try:
         if settings.slack_app_token is not None:
-            socket_handler = AsyncSocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
+            socket_handler = _SocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             logger.info("connected to Slack over Socket Mode; health check on %s/healthz", url)
         else:
@@ -88,6 +93,16 @@ async def serve(settings: Settings, bolt: AsyncApp) -> AsyncIterator[str]:
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
+
+
+class _SocketModeHandler(AsyncSocketModeHandler):
+    """bolt's handler, acknowledging envelopes the bot never acts on without running bolt for them."""
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        if req.type == "events_api" and ignorable(req.payload):
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        await super().handle(client, req)
 
 
 def _bound_url(runner: web.AppRunner, settings: Settings) -> str:

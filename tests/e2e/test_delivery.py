@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.emulators.foundry import FoundryEmulator
@@ -151,3 +152,24 @@ async def test_edits_and_deletes_are_not_turns(stack: Stack) -> None:
     await slack.settle()
     await stack.services.scheduler.wait_idle()
     assert runs(stack.foundry) == 2
+
+
+@pytest.mark.parametrize("socket_mode", [False, True], ids=["http", "socket"])
+async def test_every_delivery_of_a_turn_is_acknowledged_once_including_the_ignored_ones(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, socket_mode: bool
+) -> None:
+    """The bot's own posts and its status edits come back as events; each is acked at the first try."""
+    slack, foundry = pair
+    async with running_bot(slack, foundry, tmp_path / "bot.db", socket_mode=socket_mode) as stack:
+        alice = slack.add_user("alice")
+        general = slack.add_channel("general", members=[alice])
+        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint(6 * 7)\n```")
+        await slack.wait_for_reply(general, root.ts, contains="Done in", timeout=20)
+        await stack.services.scheduler.wait_idle()
+        await slack.settle()
+        events = slack.deliveries(kind="events_api")
+        own = [d for d in events if (d.payload.get("event") or {}).get("bot_id")]
+        edits = [d for d in events if (d.payload.get("event") or {}).get("subtype") == "message_changed"]
+        assert own
+        assert edits
+        assert all(d.acked and len(d.attempts) == 1 for d in events)
