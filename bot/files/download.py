@@ -193,12 +193,14 @@ class SlackDownloader:
 
         Pieces come as httpx decodes them (one socket read each) and go to the worker thread as a
         list once ``chunk_size`` bytes are held: no copy. ``aiter_bytes(chunk_size)`` would copy
-        every byte twice to re-slice it, which cost more CPU than the hashing.
+        every byte twice to re-slice it, which cost more CPU than the hashing. One batch is written
+        and hashed while the next is read from the network, so at most two are held at once.
         """
         hasher = hashlib.sha256()
         size = 0
         batch: list[bytes] = []
         held = 0
+        writing: asyncio.Future[None] | None = None
         out = await asyncio.to_thread(path.open, "wb")
         try:
             async for piece in response.aiter_bytes():
@@ -208,11 +210,17 @@ class SlackDownloader:
                 batch.append(piece)
                 held += len(piece)
                 if held >= self._chunk_size:
-                    await asyncio.to_thread(_absorb, out, hasher.update, batch)
+                    if writing is not None:
+                        await writing  # the previous batch is on disk and in the hash: keep their order
+                    writing = asyncio.ensure_future(asyncio.to_thread(_absorb, out, hasher.update, batch))
                     batch, held = [], 0
+            if writing is not None:
+                await writing
             if batch:
                 await asyncio.to_thread(_absorb, out, hasher.update, batch)
         finally:
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])  # a worker thread can't be interrupted: let it finish first
             out.close()  # flushes at most one small buffer; never skipped, even when cancelled
         logger.debug("downloaded %d bytes from %s", size, describe(url))
         return Spooled(path=path, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
