@@ -30,8 +30,11 @@ async def open_foundry(
     cred: AsyncTokenCredential = DefaultAzureCredential() if credential is None else credential
     try:
         # A streamed turn holds a connection for its whole run: size the pool for every session
-        # allowed to run at once, plus room for uploads, downloads and clean-up alongside.
-        limits = httpx.Limits(max_connections=settings.max_concurrent_sessions + 20, max_keepalive_connections=20)
+        # allowed to run at once, plus room for uploads, downloads and clean-up alongside. Idle
+        # connections are all kept, so a burst does not close and re-open TLS connections between
+        # a turn's conversation call and its response.
+        size = settings.max_concurrent_sessions + 20
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as http:
             transport = Transport(
                 http,
