@@ -101,6 +101,11 @@ async def play(slack: SlackEmulator, patience: float) -> None:
     print(f"ok: the chart was posted in the thread (saved to {saved})")
     await press_show_code(slack, alice, channel, drop.ts, patience)
     show(slack, channel, drop.ts, "#analytics, with a file")
+    step = Step("/interpreter status lists the channel's live sessions", "Live sessions in")
+    await private_reply(slack, alice, channel, "status", step, patience)
+    await private_reply(
+        slack, alice, channel, "usage", Step("/interpreter usage shows today's use", "You: today"), patience
+    )
 
 
 async def say(
@@ -118,6 +123,23 @@ async def expect(slack: SlackEmulator, channel: Channel, root_ts: str, step: Ste
     except TimeoutError as exc:
         raise DemoFailed(f"{step.title}: no answer containing {step.expect!r}\n{exc}") from None
     print(f"ok: {step.title} ({answer.ts})")
+
+
+async def private_reply(
+    slack: SlackEmulator, user: User, channel: Channel, text: str, step: Step, patience: float
+) -> None:
+    """Type ``/interpreter text`` and print the reply only that person sees."""
+    seen = len(slack.response_url_posts)
+    await slack.slash_command(user, channel, text)
+    try:
+        await slack.wait_for(lambda: len(slack.response_url_posts) > seen, timeout=patience)
+    except TimeoutError:
+        raise DemoFailed(f"{step.title}: no reply to /interpreter {text}") from None
+    reply = str(slack.response_url_posts[-1].body.get("text") or "")
+    if step.expect not in reply:
+        raise DemoFailed(f"{step.title}: the reply lacks {step.expect!r}:\n{reply}")
+    print(f"ok: {step.title}\n\n--- /interpreter {text} (only {user.name} sees this) ---")
+    print(reply)
 
 
 async def posted_file(slack: SlackEmulator, channel: Channel, root_ts: str, name: str, patience: float) -> Path:
