@@ -132,22 +132,10 @@ class FoundryClient:
 
     async def list_agent_versions(self, name: str) -> list[AgentVersion]:
         """Every version of an agent, newest first; an agent that does not exist has none."""
-        versions: list[AgentVersion] = []
-        after: str | None = None
-        while True:
-            params: dict[str, str | int] = {"limit": 100, "order": "desc"}
-            if after:
-                params["after"] = after
-            try:
-                page = await self._t.json(
-                    "GET", f"/agents/{_seg(name)}/versions", params=params, what="list agent versions", safe=True
-                )
-            except FoundryNotFound:
-                return versions
-            versions += [_parse(AgentVersion, item, "list agent versions") for item in page.get("data", [])]
-            after = page.get("last_id")
-            if not page.get("has_more") or not after:
-                return versions
+        try:
+            return await self._list(AgentVersion, f"/agents/{_seg(name)}/versions", "list agent versions", order="desc")
+        except FoundryNotFound:
+            return []
 
     async def delete_agent_version(self, name: str, version: str) -> bool:
         """Delete one version; False when it was already gone."""
@@ -206,21 +194,8 @@ class FoundryClient:
 
     async def list_conversations(self, *, agent_name: str | None = None) -> list[Conversation]:
         """Conversations in the project (Foundry lists them, optionally only an agent's), oldest first."""
-        found: list[Conversation] = []
-        after: str | None = None
-        while True:
-            params: dict[str, str | int] = {"limit": 100, "order": "asc"}
-            if agent_name:
-                params["agent_name"] = agent_name
-            if after:
-                params["after"] = after
-            page = await self._t.json(
-                "GET", f"{_OPENAI}/conversations", params=params, what="list conversations", safe=True
-            )
-            found += [_parse(Conversation, item, "list conversations") for item in page.get("data", [])]
-            after = page.get("last_id")
-            if not page.get("has_more") or not after:
-                return found
+        only = {"agent_name": agent_name} if agent_name else {}
+        return await self._list(Conversation, f"{_OPENAI}/conversations", "list conversations", order="asc", **only)
 
     async def delete_conversation(self, conversation_id: str) -> bool:
         """Delete a conversation; False when it was already gone."""
@@ -267,24 +242,23 @@ class FoundryClient:
 
     async def list_container_files(self, container_id: str) -> list[ContainerFile]:
         """Every file in a sandbox container, oldest first."""
-        files: list[ContainerFile] = []
+        path = f"{_OPENAI}/containers/{_seg(container_id)}/files"
+        with _sandbox_gone():
+            return await self._list(ContainerFile, path, "list container files", order="asc")
+
+    async def _list(self, model: type[M], path: str, what: str, *, order: str, **filters: str) -> list[M]:
+        """Every item of a paged list (``limit`` and ``after`` in, ``has_more`` and ``last_id`` out)."""
+        items: list[M] = []
         after: str | None = None
         while True:
-            params: dict[str, str | int] = {"limit": 100, "order": "asc"}
+            params: dict[str, str | int] = {"limit": 100, "order": order, **filters}
             if after:
                 params["after"] = after
-            with _sandbox_gone():
-                page = await self._t.json(
-                    "GET",
-                    f"{_OPENAI}/containers/{_seg(container_id)}/files",
-                    params=params,
-                    what="list container files",
-                    safe=True,
-                )
-            files += [_parse(ContainerFile, item, "list container files") for item in page.get("data", [])]
+            page = await self._t.json("GET", path, params=params, what=what, safe=True)
+            items += [_parse(model, item, what) for item in page.get("data", [])]
             after = page.get("last_id")
             if not page.get("has_more") or not after:
-                return files
+                return items
 
     @asynccontextmanager
     async def stream_container_file(self, container_id: str, file_id: str) -> AsyncIterator[AsyncIterator[bytes]]:

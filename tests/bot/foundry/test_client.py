@@ -259,3 +259,12 @@ async def test_many_turns_in_parallel_conversations(foundry: FoundryClient, emul
     containers = {r.code_calls[0].container_id for r in responses}
     assert len(containers) == 4
     assert all("42" in r.text for r in responses)
+
+
+async def test_lists_longer_than_a_page_are_read_to_the_end(foundry: FoundryClient, emulator: FoundryEmulator) -> None:
+    """Lists come 100 to a page; the client follows ``last_id`` until ``has_more`` is false."""
+    created = [(await foundry.create_conversation({"deployment": "d1", "n": str(n)})).id for n in range(230)]
+    listed = await foundry.list_conversations()
+    assert [c.id for c in listed] == created
+    pages = [r for r in emulator.requests if r.route == "conversations.list"]
+    assert len(pages) == 3
