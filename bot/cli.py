@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from bot.app import create_app, open_services
 from bot.check import run_checks
@@ -24,6 +25,7 @@ from bot.errors import BotError, ConfigError
 from bot.foundry.connect import open_foundry
 from bot.lifecycle import Lifecycle
 from bot.maintenance import sweep, teardown
+from bot.metrics import render_metrics
 from bot.server import serve
 from bot.slack.client import build_web_client
 from storage import open_store
@@ -97,7 +99,7 @@ async def run_bot(settings: Settings) -> int:
     try:
         async with open_services(settings) as services:
             bolt = create_app(settings, services)
-            async with serve(settings, bolt) as url:
+            async with serve(settings, bolt, metrics=partial(render_metrics, services.store)) as url:
                 settle_heap()
                 mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
                 print(f"Code Interpreter for Slack is running ({mode}); health check: {url}/healthz", flush=True)

@@ -1,13 +1,13 @@
 """Transports: Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``HOST:PORT``.
 
-Both serve ``GET /healthz`` on ``HOST:PORT``. HTTP mode also serves ``POST /slack/events`` for
+Both serve ``GET /healthz`` and ``GET /metrics`` on ``HOST:PORT``. HTTP mode also serves ``POST /slack/events`` for
 events, slash commands and buttons; bolt checks each request's signature and timestamp.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
@@ -47,8 +47,8 @@ def reparse_form(request: AsyncBoltRequest) -> AsyncBoltRequest:
     return request
 
 
-def build_web_app(bolt: AsyncApp, *, mode: str) -> web.Application:
-    """The aiohttp application: the events endpoint (HTTP mode) and the health check."""
+def build_web_app(bolt: AsyncApp, *, mode: str, metrics: Callable[[], Awaitable[str]] | None = None) -> web.Application:
+    """The aiohttp application: the events endpoint (HTTP mode), the health check and the metrics."""
 
     async def events(request: web.Request) -> web.StreamResponse:
         body = await request.text()
@@ -64,18 +64,26 @@ def build_web_app(bolt: AsyncApp, *, mode: str) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True, "mode": mode})
 
+    async def metrics_page(_: web.Request) -> web.Response:
+        assert metrics is not None
+        return web.Response(text=await metrics(), content_type="text/plain", charset="utf-8")
+
     web_app = web.Application()
     web_app.router.add_get("/healthz", healthz)
+    if metrics is not None:
+        web_app.router.add_get("/metrics", metrics_page)
     if mode == "http":
         web_app.router.add_post(EVENTS_PATH, events)
     return web_app
 
 
 @asynccontextmanager
-async def serve(settings: Settings, bolt: AsyncApp) -> AsyncIterator[str]:
+async def serve(
+    settings: Settings, bolt: AsyncApp, *, metrics: Callable[[], Awaitable[str]] | None = None
+) -> AsyncIterator[str]:
     """Start the transport for the settings; yields the HTTP base URL actually bound."""
     mode = "socket" if settings.socket_mode else "http"
-    runner = web.AppRunner(build_web_app(bolt, mode=mode), access_log=None)
+    runner = web.AppRunner(build_web_app(bolt, mode=mode, metrics=metrics), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

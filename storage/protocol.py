@@ -18,6 +18,7 @@ from storage.records import (
     CleanupState,
     CodeBlock,
     FileStatus,
+    Gauges,
     NewFile,
     NewOutput,
     Output,
@@ -338,8 +339,18 @@ class UsageStore(Protocol):
         ...
 
 
+class GaugeStore(Protocol):
+    """Counts of what is going on right now."""
+
+    async def gauges(self) -> Gauges:
+        """Live sessions, turns waiting and running, and clean-up jobs not yet done."""
+        ...
+
+
 @runtime_checkable
-class Store(EventStore, SessionStore, TurnStore, FileStore, OutputStore, CleanupStore, UsageStore, Protocol):
+class Store(
+    EventStore, SessionStore, TurnStore, FileStore, OutputStore, CleanupStore, UsageStore, GaugeStore, Protocol
+):
     """Everything the bot keeps, behind one object that owns its connections."""
 
     async def close(self) -> None:

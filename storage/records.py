@@ -281,3 +281,14 @@ class UsageRank(Record):
 
     key: str
     totals: UsageTotals
+
+
+class Gauges(Record):
+    """How much is going on right now, for ``/metrics``."""
+
+    active_sessions: int = 0
+    archiving_sessions: int = 0
+    queued_turns: int = 0
+    running_turns: int = 0
+    pending_cleanups: int = 0
+    failed_cleanups: int = 0

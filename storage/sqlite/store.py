@@ -13,6 +13,7 @@ from storage.sqlite.cleanup import SqliteCleanup
 from storage.sqlite.database import Database, execute, fetch_value
 from storage.sqlite.events import SqliteEvents
 from storage.sqlite.files import SqliteFiles
+from storage.sqlite.gauges import SqliteGauges
 from storage.sqlite.migrations import migrate
 from storage.sqlite.outputs import SqliteOutputs
 from storage.sqlite.queue import SqliteTurnQueue
@@ -28,6 +29,7 @@ MINIMUM_SQLITE = (3, 35, 0)
 
 class SqliteStore(
     SqliteEvents,
+    SqliteGauges,
     SqliteSessions,
     SqliteTurns,
     SqliteTurnQueue,

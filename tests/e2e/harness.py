@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.emulators.slack import EmulatorConfig as SlackConfig
 from bot.emulators.slack import RetryPolicy as SlackRetry
 from bot.emulators.slack import SlackEmulator
 from bot.foundry.retry import RetryPolicy
+from bot.metrics import render_metrics
 from bot.server import serve
 from storage import Clock, utc_now
 
@@ -77,7 +79,7 @@ async def running_bot(
     settings = bot_settings(slack, foundry, db, **overrides)
     async with open_services(settings, foundry_policy=FAST, clock=clock, cleanup=FAST_CLEANUP) as services:
         bolt = create_app(settings, services)
-        async with serve(settings, bolt) as url:
+        async with serve(settings, bolt, metrics=partial(render_metrics, services.store)) as url:
             if socket_mode:
                 slack.use_socket_mode()
                 await slack.wait_for_socket_connection()

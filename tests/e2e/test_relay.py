@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from .harness import Stack
 
 
@@ -108,3 +110,22 @@ async def test_slash_command_where_the_bot_is_not_a_member_says_how_to_invite(st
     await slack.slash_command(alice, random, "what is 2+2?")
     await slack.wait_for(lambda: bool(slack.response_url_posts), timeout=10)
     assert "/invite" in str(slack.response_url_posts[-1].body.get("text"))
+
+
+async def test_metrics_report_sessions_turns_and_clean_ups(stack: Stack) -> None:
+    """GET /metrics on the HTTP server: Prometheus gauges read from the store."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint(1)\n```")
+    await slack.wait_for_reply(general, root.ts, contains="Done in", timeout=20)
+    await stack.services.scheduler.wait_idle()
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{stack.url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    assert "# TYPE code_interpreter_sessions gauge" in lines
+    assert 'code_interpreter_sessions{state="active"} 1' in lines
+    assert 'code_interpreter_turns{state="running"} 0' in lines
+    assert 'code_interpreter_cleanups{state="failed"} 0' in lines

@@ -11,6 +11,7 @@ from storage import (
     CleanupJob,
     CleanupState,
     FileStatus,
+    Gauges,
     NewFile,
     NewOutput,
     OutputStatus,
@@ -310,3 +311,17 @@ async def test_cleanup_updates_unknown_job_return_none(store: Store) -> None:
     assert await store.mark_cleanup_done(8) is None
     assert await store.mark_cleanup_item_deleted(8, ResourceKind.FILE, "assistant-1") is None
     assert await store.renew_cleanup_lease(8, attempt=1, lease=LEASE) is None
+
+
+async def test_gauges_count_what_is_going_on_now(store: Store) -> None:
+    """Sessions by state, turns waiting and running, clean-up jobs not finished: one read for /metrics."""
+    assert await store.gauges() == Gauges()
+    one, _ = await store.get_or_create_session("T1", "C1", "1.0")
+    two, _ = await store.get_or_create_session("T1", "C1", "2.0")
+    await store.enqueue_turn(one.id, user_id="U1", message_ts="1.1", text="a")
+    await store.enqueue_turn(one.id, user_id="U1", message_ts="1.2", text="b")
+    await store.claim_next_turn(one.id)
+    await store.begin_archiving(two.id, ArchiveReason.END_REQUESTED)
+    assert await store.gauges() == Gauges(
+        active_sessions=1, archiving_sessions=1, queued_turns=1, running_turns=1, pending_cleanups=1
+    )
