@@ -102,15 +102,11 @@ class StatusMessage:
         self._wanted = _Wanted(text, self._stop(), final=False)
         self._start_writer()
 
-    def finish(self, text: str, *, buttons: list[dict[str, Any]] | None = None, replied: bool = False) -> None:
-        """Show the final state, whatever the time since the last update, without the Stop button.
-
-        ``replied``: the bot has posted a reply in the thread since, which clears Slack's
-        "is thinking…" indicator by itself (slack-api.md §6), so no call is needed to clear it.
-        """
+    def finish(self, text: str, *, buttons: list[dict[str, Any]] | None = None) -> None:
+        """Show the final state, whatever the time since the last update, without the Stop button."""
         self._finished = True
         self._wanted = _Wanted(text, buttons or [], final=True)
-        self._assistant_wanted = None if replied else ""
+        self._assistant_wanted = ""
         self._start_writer()
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)  # the writer waits out the second for an intermediate state

@@ -320,7 +320,7 @@ class TurnRunner:
             await poster.say(self._d.usage.footer(figures))
         buttons = [button(SHOW_CODE_ACTION, "Show code", turn.id)] if ran_code else []
         buttons.append(button(END_ACTION, "End session", turn.id))
-        status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons, replied=True)
+        status.finish(f":white_check_mark: Done in {time.monotonic() - started:.0f} s.", buttons=buttons)
 
     async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run, *, files: bool) -> None:
         """Every file the run generated into the thread, or a sentence saying why not."""

@@ -113,25 +113,6 @@ async def test_assistant_status_follows_the_message_and_is_cleared_at_finish(
     assert slack.thread_status(thread.channel, thread.key.root_ts) is None
 
 
-async def test_after_a_reply_finish_leaves_clearing_the_assistant_status_to_slack(
-    slack: SlackEmulator, thread: Thread
-) -> None:
-    """A reply in the thread clears "is thinking…" by itself, so finish(replied=True) makes no call for it."""
-    statuses = board(slack, {})
-    status = statuses.get(thread.key, 7, None)
-    status.show("Thinking…")
-    status.assistant_status("is thinking…")
-    await statuses.wait_idle()
-    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-    await client.chat_postMessage(channel=thread.channel.id, thread_ts=thread.key.root_ts, text="the answer")
-    status.finish("Done", replied=True)
-    await statuses.wait_idle()
-
-    methods = [c.method for c in slack.api_calls() if c.method not in ("auth.test", "chat.postMessage")]
-    assert methods == ["assistant.threads.setStatus", "chat.update"]
-    assert slack.thread_status(thread.channel, thread.key.root_ts) is None
-
-
 async def test_forget_drops_a_pending_update_but_keeps_the_final(slack: SlackEmulator, thread: Thread) -> None:
     """A turn that ends drops its pending intermediate state; a final state already asked for is written."""
     statuses = board(slack, {})
