@@ -211,16 +211,21 @@ class SlackDownloader:
                 held += len(piece)
                 if held >= self._chunk_size:
                     if writing is not None:
-                        await writing  # the previous batch is on disk and in the hash: keep their order
+                        await asyncio.shield(writing)  # the previous batch is written and hashed: keep the order
                     writing = asyncio.ensure_future(asyncio.to_thread(_absorb, out, hasher.update, batch))
                     batch, held = [], 0
             if writing is not None:
-                await writing
+                await asyncio.shield(writing)
             if batch:
-                await asyncio.to_thread(_absorb, out, hasher.update, batch)
+                writing = asyncio.ensure_future(asyncio.to_thread(_absorb, out, hasher.update, batch))
+                await asyncio.shield(writing)
         finally:
-            if writing is not None and not writing.done():
-                await asyncio.wait([writing])  # a worker thread can't be interrupted: let it finish first
+            # A worker thread can't be interrupted (shield keeps a cancellation from pretending it
+            # was): let it finish before the file closes, and collect its error, if any, here.
+            if writing is not None:
+                await asyncio.wait([writing])
+                if not writing.cancelled():
+                    writing.exception()
             out.close()  # flushes at most one small buffer; never skipped, even when cancelled
         logger.debug("downloaded %d bytes from %s", size, describe(url))
         return Spooled(path=path, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))

@@ -209,6 +209,10 @@ class StatusMessage:
         self._last_update = self._clock()
 
 
+async def _nothing() -> None:
+    """A writer with nothing to write."""
+
+
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -223,7 +227,8 @@ class StatusBoard:
     """The status message of each turn in progress, shared by everything that reports on it.
 
     It holds every status line's writer task until its last write is out, so none is
-    garbage-collected mid-flight; :meth:`wait_idle` waits for them and :meth:`aclose` cancels them.
+    garbage-collected mid-flight; :meth:`wait_idle` waits for them and :meth:`aclose` lets them
+    finish for a moment, then cancels them.
     """
 
     def __init__(self, slack: AsyncWebClient, save_ts: Callable[[int, str], Awaitable[object]]) -> None:
@@ -231,6 +236,7 @@ class StatusBoard:
         self._save_ts = save_ts
         self._live: dict[int, StatusMessage] = {}
         self._writers: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     def get(self, thread: ThreadKey, turn_id: int, ts: str | None) -> StatusMessage:
         """The turn's status message (one object per turn while it is in progress)."""
@@ -258,14 +264,24 @@ class StatusBoard:
         while self._writers:
             await asyncio.gather(*list(self._writers), return_exceptions=True)
 
-    async def aclose(self) -> None:
-        """Cancel the writes still in progress and wait for them to end."""
+    async def aclose(self, grace: float = 5.0) -> None:
+        """Let the writes in progress finish for up to ``grace`` seconds (a turn's final "Done" line
+        must not be lost to a restart: nothing would write it again), then cancel the rest.
+
+        Status lines asked for after this are not written.
+        """
+        self._closing = True
         writers = list(self._writers)
+        if writers:
+            await asyncio.wait(writers, timeout=grace)
         for writer in writers:
             writer.cancel()
         await asyncio.gather(*writers, return_exceptions=True)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        if self._closing:
+            work.close()  # shutting down: the status line stays as it was
+            work = _nothing()
         task = asyncio.create_task(work)
         self._writers.add(task)
         task.add_done_callback(self._writers.discard)

@@ -10,6 +10,7 @@ from storage import (
     CleanupStore,
     EventStore,
     FileStore,
+    GaugeStore,
     OutputStore,
     SessionStore,
     Store,
@@ -18,7 +19,7 @@ from storage import (
 )
 from storage.sqlite import SqliteStore
 
-PARTS = (EventStore, SessionStore, TurnStore, FileStore, OutputStore, CleanupStore, UsageStore, Store)
+PARTS = (EventStore, SessionStore, TurnStore, FileStore, OutputStore, CleanupStore, UsageStore, GaugeStore, Store)
 
 
 def _operations(protocol: type) -> list[str]:

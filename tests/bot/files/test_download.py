@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import threading
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -522,6 +524,43 @@ async def test_spool_cancelled_mid_body_leaves_no_file(http: httpx.AsyncClient, 
                 await task
         finally:
             release.set()
+    assert leftovers(folder) == []
+
+
+async def test_spool_cancelled_while_a_batch_is_written_waits_for_the_writer(
+    http: httpx.AsyncClient, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel that lands while a worker thread writes a batch lets the thread finish before the
+    file closes: the thread never meets a closed file, and the partial file is removed."""
+    from bot.files import download
+
+    writing, finished = threading.Event(), []
+    absorb = download._absorb
+
+    def slow_absorb(out: Any, update: Any, pieces: list[bytes]) -> None:
+        writing.set()
+        time.sleep(0.3)  # still writing when the cancel arrives
+        absorb(out, update, pieces)  # raises on a closed file
+        finished.append(True)
+
+    monkeypatch.setattr(download, "_absorb", slow_absorb)
+
+    async def steady(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(8 * MiB)})
+        await response.prepare(request)
+        for _ in range(8):
+            await response.write(b"s" * MiB)
+        return response
+
+    async with serve(steady) as base:
+        fetcher = SlackDownloader(http, "xoxb-t", api_url=f"{base}/api/")
+        task = asyncio.create_task(fetcher.spool(f"{base}/f.bin", folder, max_bytes=16 * MiB))
+        await asyncio.to_thread(writing.wait, 5)
+        await asyncio.sleep(0.1)  # the next batch is read meanwhile: the spool waits for the writer
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert finished == [True]
     assert leftovers(folder) == []
 
 

@@ -129,15 +129,30 @@ async def test_forget_drops_a_pending_update_but_keeps_the_final(slack: SlackEmu
     assert thread.status_texts() == ["one", "Done"]
 
 
-async def test_aclose_cancels_writes_in_progress(slack: SlackEmulator, thread: Thread) -> None:
-    """At shutdown the writers are cancelled and awaited; nothing is written afterwards."""
+async def test_aclose_lets_a_pending_final_state_be_written(slack: SlackEmulator, thread: Thread) -> None:
+    """At shutdown a turn's final line still goes out: nothing would write it after a restart."""
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("one")
+    await statuses.wait_idle()
+    status.show("two")  # waits for its second
+    status.finish("Done")
+
+    await statuses.aclose()
+
+    assert thread.status_texts() == ["one", "Done"]
+
+
+async def test_aclose_cancels_writes_that_outlast_the_grace(slack: SlackEmulator, thread: Thread) -> None:
+    """Writes still waiting when the grace is over are cancelled and awaited; nothing comes later."""
     statuses = board(slack, {})
     status = statuses.get(thread.key, 7, None)
     status.show("one")
     await statuses.wait_idle()
     status.show("two")  # waits for its second
 
-    await statuses.aclose()
+    await statuses.aclose(grace=0.1)
+    status.show("three")  # asked for after shutdown began
     await asyncio.sleep(1.1)
 
     assert thread.status_texts() == ["one"]
