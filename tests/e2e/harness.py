@@ -130,3 +130,13 @@ def ephemeral_texts(slack: SlackEmulator, user: Any) -> list[str]:
 def bot_texts(slack: SlackEmulator, channel: Any, root_ts: str) -> list[str]:
     """The bot's messages in a thread, as text, in order."""
     return [m.text or "" for m in slack.thread(channel, root_ts) if m.user == slack.bot.id]
+
+
+def runs(foundry: FoundryEmulator) -> int:
+    """Responses the bot asked Foundry for."""
+    return sum(1 for r in foundry.requests if r.route == "responses.create")
+
+
+def uploads(foundry: FoundryEmulator) -> int:
+    """Files the bot uploaded to Foundry."""
+    return sum(1 for r in foundry.requests if r.route == "files.create")

@@ -13,11 +13,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.emulators.foundry import FoundryEmulator
 from bot.emulators.slack import SlackEmulator
 
-from .harness import Stack, running_bot
-
-
-def runs(foundry: FoundryEmulator) -> int:
-    return sum(1 for r in foundry.requests if r.route == "responses.create")
+from .harness import Stack, running_bot, runs
 
 
 def answers(slack: SlackEmulator, channel: object, root_ts: str, text: str) -> int:

@@ -13,7 +13,7 @@ from bot.emulators.slack import FileUpload, SlackEmulator
 from bot.emulators.slack import RetryPolicy as SlackRetry
 from bot.relay import OFFER_ACTION
 
-from .harness import Stack, emulators, running_bot
+from .harness import Stack, bot_texts, emulators, running_bot, uploads
 
 DATA = Path(__file__).parents[1] / "data"
 VALID = sorted((DATA / "valid").iterdir())
@@ -29,14 +29,6 @@ HOSTILE = {
     "empty.csv": "empty",
     "login-page.pdf": "files:read",
 }
-
-
-def uploads(foundry: FoundryEmulator) -> int:
-    return sum(1 for r in foundry.requests if r.route == "files.create")
-
-
-def bot_texts(slack: SlackEmulator, channel: object, root_ts: str) -> list[str]:
-    return [m.text or "" for m in slack.thread(channel, root_ts) if m.user == slack.bot.id]
 
 
 async def drop(stack: Stack, files: list[FileUpload], text: str = "") -> tuple[object, str]:

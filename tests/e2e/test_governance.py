@@ -14,19 +14,9 @@ from bot.emulators.slack import FileUpload, SlackEmulator
 from bot.outputs.code import SHOW_CODE_ACTION
 from bot.slack.status import END_ACTION
 
-from .harness import ControlledClock, Stack, bot_texts, ephemeral_texts, python, running_bot
+from .harness import ControlledClock, Stack, bot_texts, ephemeral_texts, python, running_bot, runs, uploads
 
 Pair = tuple[SlackEmulator, FoundryEmulator]
-
-
-def runs(stack: Stack) -> int:
-    """Responses the bot asked Foundry for."""
-    return sum(1 for r in stack.foundry.requests if r.route == "responses.create")
-
-
-def uploads(stack: Stack) -> int:
-    """Files the bot uploaded to Foundry."""
-    return sum(1 for r in stack.foundry.requests if r.route == "files.create")
 
 
 async def ask(slack: SlackEmulator, user: Any, channel: Any, text: str, *, thread_ts: str | None = None) -> str:
@@ -59,7 +49,7 @@ async def test_workspace_outside_allowed_teams_is_refused_once_per_thread(pair: 
         root = await ask(slack, alice, general, python("print(1)"))
         await ask(slack, alice, general, python("print(2)"), thread_ts=root)
         await refused(stack, alice, "not enabled for this workspace", count=1)
-        assert runs(stack) == 0
+        assert runs(stack.foundry) == 0
         assert bot_texts(slack, general, root) == []  # nobody else sees anything
 
 
@@ -88,7 +78,7 @@ async def test_channel_outside_allowed_channels_is_refused_and_points_to_allowed
         dm = slack.open_dm(alice)
         direct = (await slack.post_message(alice, dm, python("print(7 * 7)"))).ts
         await answered(slack, dm, direct, "49")  # DMs are not channels an admin lists
-        assert runs(stack) == 2
+        assert runs(stack.foundry) == 2
 
 
 async def test_person_outside_allowed_users_is_refused_but_admins_and_listed_people_are_served(
@@ -102,7 +92,7 @@ async def test_person_outside_allowed_users_is_refused_but_admins_and_listed_peo
         csv = FileUpload("sales.csv", content=b"month,revenue\njan,10\n")
         await slack.post_message(alice, general, f"<@{slack.bot.id}> sum this", files=[csv])
         await refused(stack, alice, f"not on the list of people who can use me yet. Ask <@{carol.id}>")
-        assert uploads(stack) == 0
+        assert uploads(stack.foundry) == 0
         assert slack.download_requests == []  # alice's file never left Slack
         root = await ask(slack, bob, general, python("print(6 * 7)"))
         await answered(slack, general, root, "42")
@@ -131,8 +121,8 @@ async def test_no_file_of_a_refused_person_reaches_foundry(pair: Pair, tmp_path:
             await slack.post_message(person, dm, "in private then", files=[csv])
         await refused(stack, person, "Nothing you shared was sent anywhere.", count=1 if rule == "channel" else 2)
         assert slack.download_requests == []
-        assert uploads(stack) == 0
-        assert runs(stack) == 0
+        assert uploads(stack.foundry) == 0
+        assert runs(stack.foundry) == 0
         assert foundry.counters()["files"] == 0
 
 
@@ -147,7 +137,7 @@ async def test_refused_persons_file_drop_in_auto_mode_is_explained_and_stays_in_
         await slack.post_message(bob, general, "", files=[FileUpload("mine.csv", content=b"a\n1\n")])
         await refused(stack, bob, "not on the list of people")
         assert slack.download_requests == []
-        assert uploads(stack) == 0
+        assert uploads(stack.foundry) == 0
 
 
 async def test_refused_person_replying_in_someone_elses_thread_gets_no_turn(pair: Pair, tmp_path: Path) -> None:
@@ -161,7 +151,7 @@ async def test_refused_person_replying_in_someone_elses_thread_gets_no_turn(pair
         await slack.post_message(bob, general, python("print(2)"), thread_ts=root)
         await slack.post_message(bob, general, python("print(3)"), thread_ts=root)
         await refused(stack, bob, "not on the list of people", count=1)
-        assert runs(stack) == 1
+        assert runs(stack.foundry) == 1
 
 
 async def test_external_people_are_refused_by_default_and_their_files_stay_in_slack(pair: Pair, tmp_path: Path) -> None:
@@ -175,8 +165,8 @@ async def test_external_people_are_refused_by_default_and_their_files_stay_in_sl
         await slack.slash_command(guest, shared, python("print(1)"))
         await slack.wait_for(lambda: bool(slack.response_url_posts), timeout=10)
         assert "only work for members" in str(slack.response_url_posts[-1].body.get("text"))
-        assert uploads(stack) == 0
-        assert runs(stack) == 0
+        assert uploads(stack.foundry) == 0
+        assert runs(stack.foundry) == 0
         assert slack.download_requests == []
         assert [m for m in slack.timeline(shared) if m.user == slack.bot.id] == []  # no "asked:" root
         root = await ask(slack, alice, shared, python("print(6 * 7)"))
@@ -251,7 +241,7 @@ async def test_questions_per_person_stop_at_the_limit_and_reset_the_next_day(pai
         await slack.post_message(alice, general, python("print(3333)"), thread_ts=root)
         await refused(stack, alice, "today's limit of 2 questions per person (MAX_TURNS_PER_USER_PER_DAY)")
         assert any("resets at midnight UTC, in 2 h 0 min" in t for t in ephemeral_texts(slack, alice))
-        assert runs(stack) == 2
+        assert runs(stack.foundry) == 2
         await slack.post_message(bob, general, python("print(4444)"), thread_ts=root)
         await answered(slack, general, root, "4444")  # the limit is per person
 
@@ -308,7 +298,7 @@ async def test_a_burst_of_questions_cannot_pass_the_daily_limits_together(pair: 
         await refused(stack, alice, "today's limit of 3 questions", count=1)
         done = lambda: sum("Done in" in t for t in bot_texts(slack, general, first)) == 3  # noqa: E731
         await slack.wait_for(done, timeout=30)
-        assert runs(stack) == 3
+        assert runs(stack.foundry) == 3
 
 
 @pytest.mark.parametrize("socket_mode", [False, True], ids=["http", "socket"])

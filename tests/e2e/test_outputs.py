@@ -8,7 +8,7 @@ from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import FileUpload, SlackEmulator
 from bot.outputs.code import SHOW_CODE_ACTION
 
-from .harness import Stack, running_bot
+from .harness import Stack, bot_texts, running_bot
 
 DATA = Path(__file__).parents[1] / "data"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -38,10 +38,6 @@ async def done(stack: Stack, channel: object, root: str) -> None:
     await stack.slack.wait_for_reply(channel, root, contains="Done in", after=root, timeout=30)
     await stack.slack.settle()
     await stack.services.scheduler.wait_idle()
-
-
-def bot_texts(slack: SlackEmulator, channel: object, root_ts: str) -> list[str]:
-    return [m.text or "" for m in slack.thread(channel, root_ts) if m.user == slack.bot.id]
 
 
 async def test_plot_request_puts_the_png_in_the_thread(stack: Stack) -> None:

@@ -12,13 +12,9 @@ from bot.emulators.foundry import EmulatorConfig as FoundryConfig
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import SlackEmulator
 
-from .harness import Stack, emulators, running_bot
+from .harness import Stack, bot_texts, emulators, running_bot
 
 SLOW = "```python\nimport time\ntime.sleep({s})\nprint('{tag}')\n```"
-
-
-def bot_texts(slack: SlackEmulator, channel: object, root_ts: str) -> list[str]:
-    return [m.text or "" for m in slack.thread(channel, root_ts) if m.user == slack.bot.id]
 
 
 async def test_message_during_a_run_is_queued_then_answered_in_order(stack: Stack) -> None:
