@@ -23,6 +23,8 @@ from bot.slack.inbound import ThreadKey
 logger = logging.getLogger(__name__)
 
 STOP_ACTION = "stop_turn"
+#: setStatus errors that hold in every channel: the token can't call it at all.
+_REFUSED_EVERYWHERE = frozenset({"missing_scope", "not_allowed_token_type", "no_permission", "invalid_auth"})
 END_ACTION = "end_session"
 
 
@@ -76,6 +78,8 @@ class StatusMessage:
         clock: Callable[[], float] = time.monotonic,
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         on_posted: Callable[[str], Awaitable[None]] | None = None,
+        assistant_status: bool = True,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self._slack = slack
         self._on_posted = on_posted
@@ -89,7 +93,8 @@ class StatusMessage:
         self._wanted: _Wanted | None = None
         self._finished = False
         self._last_update = float("-inf")
-        self._assistant_status = True
+        self._assistant_status = assistant_status
+        self._on_refused = on_refused
         self._assistant_shown = ""
         self._assistant_wanted: str | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -178,9 +183,15 @@ class StatusMessage:
             await self._slack.assistant_threads_setStatus(
                 channel_id=self._thread.channel_id, thread_ts=self._thread.root_ts, status=status
             )
-        except SlackClientError as exc:
+        except SlackApiError as exc:
             self._assistant_status = False  # not permitted here (scope, channel type): stop asking
-            logger.debug("assistant.threads.setStatus refused: %s", exc)
+            error = str(exc.response.get("error"))
+            logger.debug("assistant.threads.setStatus refused: %s", error)
+            if self._on_refused is not None:
+                self._on_refused(error)
+            return
+        except SlackClientError as exc:  # the connection, not a refusal: try again next time
+            logger.info("assistant.threads.setStatus failed: %s", exc)
             return
         self._assistant_shown = status
 
@@ -237,6 +248,10 @@ class StatusBoard:
         self._live: dict[int, StatusMessage] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._closing = False
+        # Where Slack refused assistant.threads.setStatus it is not asked again: in that channel,
+        # or anywhere when the app lacks the scope.
+        self._assistant_status = True
+        self._no_assistant_status: set[str] = set()
 
     def get(self, thread: ThreadKey, turn_id: int, ts: str | None) -> StatusMessage:
         """The turn's status message (one object per turn while it is in progress)."""
@@ -246,7 +261,22 @@ class StatusBoard:
             async def saved(new_ts: str) -> None:
                 await self._save_ts(turn_id, new_ts)
 
-            status = StatusMessage(self._slack, thread, turn_id, ts=ts, on_posted=saved, spawn=self._spawn)
+            def refused(error: str) -> None:
+                if error in _REFUSED_EVERYWHERE:
+                    self._assistant_status = False
+                else:
+                    self._no_assistant_status.add(thread.channel_id)
+
+            status = StatusMessage(
+                self._slack,
+                thread,
+                turn_id,
+                ts=ts,
+                on_posted=saved,
+                spawn=self._spawn,
+                assistant_status=self._assistant_status and thread.channel_id not in self._no_assistant_status,
+                on_refused=refused,
+            )
             self._live[turn_id] = status
         return status
 

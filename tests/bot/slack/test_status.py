@@ -171,3 +171,41 @@ async def test_refused_assistant_status_is_not_asked_again(slack: SlackEmulator,
 
     assert len(slack.api_calls("assistant.threads.setStatus")) == 1
     assert thread.status_texts() == ["Thinking…", "Done"]
+
+
+async def one_turn(statuses: StatusBoard, key: ThreadKey, turn_id: int) -> None:
+    """A turn's status line, from thinking to done."""
+    status = statuses.get(key, turn_id, None)
+    status.show("Thinking…")
+    status.assistant_status("is thinking…")
+    await statuses.wait_idle()
+    status.finish("Done")
+    await statuses.wait_idle()
+    statuses.forget(turn_id)
+
+
+async def test_a_missing_scope_stops_set_status_for_every_later_turn(slack: SlackEmulator, thread: Thread) -> None:
+    """Without the scope setStatus can't work anywhere: later turns, in any channel, don't ask."""
+    slack.refuse_set_status("missing_scope")
+    statuses = board(slack, {})
+    await one_turn(statuses, thread.key, 1)
+    other = ThreadKey(team_id=thread.key.team_id, channel_id="C0OTHER", root_ts="1.0")
+    await one_turn(statuses, thread.key, 2)
+    await one_turn(statuses, other, 3)
+    assert len(slack.api_calls("assistant.threads.setStatus")) == 1
+
+
+async def test_a_refusal_in_one_channel_stops_set_status_there_only(slack: SlackEmulator, thread: Thread) -> None:
+    """A channel where Slack refuses setStatus isn't asked again; other channels still are."""
+    slack.refuse_set_status("restricted_action")
+    statuses = board(slack, {})
+    await one_turn(statuses, thread.key, 1)
+    slack.refuse_set_status(None)
+    await one_turn(statuses, thread.key, 2)
+    alice = slack.add_user("alice2")
+    random = slack.add_channel("random", members=[alice])
+    root = await slack.post_message(alice, random, "question")
+    elsewhere = ThreadKey(team_id=thread.key.team_id, channel_id=random.id, root_ts=root.ts)
+    await one_turn(statuses, elsewhere, 3)
+    calls = slack.api_calls("assistant.threads.setStatus")
+    assert [c.params.get("channel_id") for c in calls] == [thread.channel.id, random.id, random.id]
