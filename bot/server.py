@@ -64,14 +64,10 @@ def build_web_app(bolt: AsyncApp, *, mode: str, metrics: Callable[[], Awaitable[
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True, "mode": mode})
 
-    async def metrics_page(_: web.Request) -> web.Response:
-        assert metrics is not None
-        return web.Response(text=await metrics(), content_type="text/plain", charset="utf-8")
-
     web_app = web.Application()
     web_app.router.add_get("/healthz", healthz)
     if metrics is not None:
-        web_app.router.add_get("/metrics", metrics_page)
+        web_app.router.add_get("/metrics", _metrics_page(metrics))
     if mode == "http":
         web_app.router.add_post(EVENTS_PATH, events)
     return web_app
@@ -101,6 +97,13 @@ async def serve(
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
+
+
+def _metrics_page(render: Callable[[], Awaitable[str]]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def metrics_page(_: web.Request) -> web.Response:
+        return web.Response(text=await render(), content_type="text/plain", charset="utf-8")
+
+    return metrics_page
 
 
 class _SocketModeHandler(AsyncSocketModeHandler):

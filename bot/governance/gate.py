@@ -50,9 +50,9 @@ class Gate:
         if not await self._store.claim_event(f"refused:{refusal.reason}:{who.team_id}:{who.channel_id}:{key}"):
             return
         logger.info("refused %s in %s: %s", who.user_id, who.channel_id, refusal.reason)
-        await self.explain(who, refusal, thread_ts=thread_ts)
+        await self._explain(who, refusal, thread_ts=thread_ts)
 
-    async def explain(self, who: Requester, refusal: Refusal, *, thread_ts: str | None) -> None:
+    async def _explain(self, who: Requester, refusal: Refusal, *, thread_ts: str | None) -> None:
         """Tell only the person, in the thread."""
         try:
             await self._slack.chat_postEphemeral(
