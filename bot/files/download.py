@@ -11,9 +11,10 @@ not ours to hand to anyone but Slack. A first URL that is not a Slack host is no
 
 The body streams into a new temporary file in the caller's folder, hashed as it goes and cut
 off at ``max_bytes``, so memory stays near ``chunk_size`` whatever the file's size: the pieces
-httpx reads are gathered into batches of about ``chunk_size`` bytes, each written and hashed in
-one worker-thread hop. A login page is not an error here: :attr:`Spooled.content_type` says
-``text/html`` and the caller decides.
+httpx reads are gathered into batches (64 KiB first, doubling up to ``chunk_size``), each
+written and hashed in one worker-thread hop and then reported to an optional
+:class:`SpoolWatcher`, which may read the file behind the download. A login page is not an
+error here: :attr:`Spooled.content_type` says ``text/html`` and the caller decides.
 Logs and error details name host and path only: never the query (signed URLs), never the token.
 """
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import httpx
 
@@ -38,7 +39,7 @@ from bot.errors import FileDownloadFailed, FileTooLarge, NotASlackFile
 from bot.files.hosts import describe, is_slack_host, token_allowed
 from bot.files.names import safe_name
 
-__all__ = ["SlackDownloader", "Spooled", "aiter_file", "is_slack_host"]
+__all__ = ["SlackDownloader", "SpoolWatcher", "Spooled", "aiter_file", "is_slack_host"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ CHUNK_SIZE = 256 * 1024
 #: Bytes gathered from the socket before one write-and-hash in a worker thread. Each hop costs a
 #: GIL hand-over between two busy threads, so fewer, larger ones download faster; 1 MiB measured best.
 WRITE_BATCH = 1024 * 1024
+#: The first batch: the start of a file reaches the disk (and a watcher) early. Later batches
+#: double until they reach the full batch size.
+FIRST_BATCH = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: A server asking for a longer pause than this is not waited for; the person can try again.
 MAX_RETRY_AFTER_S = 30.0
@@ -60,6 +64,26 @@ class Spooled:
     sha256: str
     #: The final response's media type, lower-case, without parameters ("" when none was sent).
     content_type: str
+
+
+class SpoolWatcher(Protocol):
+    """**Protocol:** told how far a download has written its spool file."""
+
+    def started(self, path: Path, content_type: str) -> None:
+        """A response body begins at offset 0 of ``path`` (again, after a retry)."""
+
+    def wrote(self, batch: Sequence[bytes], size: int) -> None:
+        """``batch`` is on disk (flushed, visible to another reader), ending at offset ``size``."""
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a download is saved, how large it may grow, how it is named in errors, who watches it."""
+
+    path: Path
+    max_bytes: int
+    name: str
+    watch: SpoolWatcher | None
 
 
 class _Retryable(Exception):
@@ -97,16 +121,19 @@ class SlackDownloader:
         self._max_redirects = max_redirects
         self._retry_delays = tuple(retry_delays)
 
-    async def spool(self, url: str, folder: Path, *, max_bytes: int, name: str = "file") -> Spooled:
+    async def spool(
+        self, url: str, folder: Path, *, max_bytes: int, name: str = "file", watch: SpoolWatcher | None = None
+    ) -> Spooled:
         """Download ``url`` into a new file in ``folder``; a :class:`FileRelayError` says why not.
 
-        Nothing is left in ``folder`` when this raises, cancellation included.
+        ``watch`` hears where the body is written and how far, batch by batch. Nothing is left in
+        ``folder`` when this raises, cancellation included.
         """
         shown = safe_name(name)
         start = self._first_url(url, shown)
         path = await asyncio.to_thread(_new_spool_file, folder)
         try:
-            return await self._follow(start, path, max_bytes=max_bytes, name=shown)
+            return await self._follow(start, _Target(path, max_bytes, shown, watch))
         except BaseException:
             path.unlink(missing_ok=True)  # not in a thread: this must run even when cancelled
             raise
@@ -123,25 +150,25 @@ class SlackDownloader:
             raise NotASlackFile(f"refused to download from {where}: not a Slack host over https", name=name)
         return parsed
 
-    async def _follow(self, url: httpx.URL, path: Path, *, max_bytes: int, name: str) -> Spooled:
+    async def _follow(self, url: httpx.URL, target: _Target) -> Spooled:
         """Fetch hop after hop until a response has a body, or the redirects run out."""
         for _ in range(self._max_redirects + 1):
-            result = await self._fetch(url, path, max_bytes=max_bytes, name=name)
+            result = await self._fetch(url, target)
             if isinstance(result, Spooled):
                 return result
             url = result
-        raise FileDownloadFailed(f"more than {self._max_redirects} redirects (next: {describe(url)})", name=name)
+        raise FileDownloadFailed(f"more than {self._max_redirects} redirects (next: {describe(url)})", name=target.name)
 
-    async def _fetch(self, url: httpx.URL, path: Path, *, max_bytes: int, name: str) -> Spooled | httpx.URL:
+    async def _fetch(self, url: httpx.URL, target: _Target) -> Spooled | httpx.URL:
         """One hop, tried again after transport errors, 429 and 5xx."""
         attempt = 0
         while True:
             try:
-                return await self._request(url, path, max_bytes=max_bytes, name=name)
+                return await self._request(url, target)
             except _Retryable as exc:
                 pause = self._pause(attempt, exc.retry_after)
                 if pause is None:
-                    raise FileDownloadFailed(f"{exc} (attempt {attempt + 1}, giving up)", name=name) from exc
+                    raise FileDownloadFailed(f"{exc} (attempt {attempt + 1}, giving up)", name=target.name) from exc
                 logger.warning("download attempt %d failed: %s; retrying in %.2f s", attempt + 1, exc, pause)
                 await asyncio.sleep(pause)
                 attempt += 1
@@ -154,7 +181,7 @@ class SlackDownloader:
             return self._retry_delays[attempt]
         return retry_after if retry_after <= MAX_RETRY_AFTER_S else None
 
-    async def _request(self, url: httpx.URL, path: Path, *, max_bytes: int, name: str) -> Spooled | httpx.URL:
+    async def _request(self, url: httpx.URL, target: _Target) -> Spooled | httpx.URL:
         """One GET: a redirect's target, or the body saved to ``path``."""
         # identity: a compressed body could inflate far past chunk_size in one decoded piece.
         headers = {"Accept-Encoding": "identity"}
@@ -163,61 +190,70 @@ class SlackDownloader:
         try:
             # auth=None: never the shared client's own auth, whatever it was built with.
             async with self._http.stream("GET", url, headers=headers, auth=None, follow_redirects=False) as response:
-                return await self._handle(response, url, path, max_bytes=max_bytes, name=name)
+                return await self._handle(response, url, target)
         except httpx.TransportError as exc:  # connect/read failures and timeouts, mid-body too
             raise _Retryable(f"{type(exc).__name__} ({exc}) from {describe(url)}") from exc
         except httpx.HTTPError as exc:  # e.g. a body that would not decode
-            raise FileDownloadFailed(f"{type(exc).__name__} from {describe(url)}", name=name) from exc
+            raise FileDownloadFailed(f"{type(exc).__name__} from {describe(url)}", name=target.name) from exc
 
-    async def _handle(
-        self, response: httpx.Response, url: httpx.URL, path: Path, *, max_bytes: int, name: str
-    ) -> Spooled | httpx.URL:
+    async def _handle(self, response: httpx.Response, url: httpx.URL, target: _Target) -> Spooled | httpx.URL:
         status = response.status_code
         if status in REDIRECT_STATUSES:
-            return _redirect_target(response, url, name)
+            return _redirect_target(response, url, target.name)
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status} from {describe(url)}", _retry_after(response))
         if not response.is_success:
-            raise FileDownloadFailed(f"HTTP {status} from {describe(url)}", name=name)
+            raise FileDownloadFailed(f"HTTP {status} from {describe(url)}", name=target.name)
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise FileTooLarge(
-                f"{describe(url)} announced {declared} bytes, over {max_bytes}", name=name, limit=max_bytes
-            )
-        return await self._save(response, url, path, max_bytes=max_bytes, name=name)
+        limit = target.max_bytes
+        if declared.isdigit() and int(declared) > limit:
+            too_large = f"{describe(url)} announced {declared} bytes, over {limit}"
+            raise FileTooLarge(too_large, name=target.name, limit=limit)
+        return await self._save(response, url, target)
 
-    async def _save(
-        self, response: httpx.Response, url: httpx.URL, path: Path, *, max_bytes: int, name: str
-    ) -> Spooled:
-        """Stream the body into ``path`` (truncated first, so a retry starts clean), hashing it.
+    async def _save(self, response: httpx.Response, url: httpx.URL, target: _Target) -> Spooled:
+        """Stream the body into the target's file (truncated first, so a retry starts clean), hashing it.
 
         Pieces come as httpx decodes them (one socket read each) and go to the worker thread as a
-        list once ``chunk_size`` bytes are held: no copy. ``aiter_bytes(chunk_size)`` would copy
-        every byte twice to re-slice it, which cost more CPU than the hashing. One batch is written
-        and hashed while the next is read from the network, so at most two are held at once.
+        list once a batch is held: no copy. ``aiter_bytes(chunk_size)`` would copy every byte
+        twice to re-slice it, which cost more CPU than the hashing. One batch is written and
+        hashed while the next is read from the network, so at most two are held at once. The
+        first batch is small and each next one twice as large, up to ``chunk_size``: the start
+        of the file reaches the disk, and the watcher, early.
         """
         hasher = hashlib.sha256()
+        path, limit, watch = target.path, target.max_bytes, target.watch
         size = 0
         batch: list[bytes] = []
         held = 0
+        batch_size = min(FIRST_BATCH, self._chunk_size)
         writing: asyncio.Future[None] | None = None
         out = await asyncio.to_thread(path.open, "wb")
+        if watch is not None:
+            watch.started(path, _media_type(response))
+
+        async def absorb(pieces: list[bytes], written: int) -> None:
+            await asyncio.to_thread(_absorb, out, hasher.update, pieces)
+            if watch is not None:
+                watch.wrote(pieces, written)
+
         try:
             async for piece in response.aiter_bytes():
                 size += len(piece)
-                if size > max_bytes:
-                    raise FileTooLarge(f"{describe(url)} passed {max_bytes} bytes", name=name, limit=max_bytes)
+                if size > limit:
+                    raise FileTooLarge(f"{describe(url)} passed {limit} bytes", name=target.name, limit=limit)
                 batch.append(piece)
                 held += len(piece)
-                if held >= self._chunk_size:
+                if held >= batch_size:
                     if writing is not None:
                         await asyncio.shield(writing)  # the previous batch is written and hashed: keep the order
-                    writing = asyncio.ensure_future(asyncio.to_thread(_absorb, out, hasher.update, batch))
+                    writing = asyncio.ensure_future(absorb(batch, size))
                     batch, held = [], 0
+                    batch_size = min(2 * batch_size, self._chunk_size)
             if writing is not None:
                 await asyncio.shield(writing)
             if batch:
-                writing = asyncio.ensure_future(asyncio.to_thread(_absorb, out, hasher.update, batch))
+                writing = asyncio.ensure_future(absorb(batch, size))
                 await asyncio.shield(writing)
         finally:
             # A worker thread can't be interrupted (shield keeps a cancellation from pretending it
@@ -249,8 +285,12 @@ def _new_spool_file(folder: Path) -> Path:
 
 
 def _absorb(out: IO[bytes], update: Callable[[bytes], object], pieces: list[bytes]) -> None:
-    """Write and hash a batch of pieces, in order (in a worker thread: both release the GIL on large buffers)."""
+    """Write and hash a batch of pieces, in order (in a worker thread: both release the GIL on large buffers).
+
+    Flushed, so a reader of the same file sees every byte of the batch once this returns.
+    """
     out.writelines(pieces)
+    out.flush()
     for piece in pieces:
         update(piece)
 

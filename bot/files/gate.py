@@ -1,9 +1,11 @@
 """The type gate: which dropped files may be sent to Code Interpreter, and why the rest may not.
 
 Two checks per file. ``check_declared`` runs on what Slack says about the file, before any
-download; ``check_content`` runs on the downloaded bytes, reading only what it needs, before
-any byte is sent on. Each refusal is a ``Rejection``: a stable ``code`` for logs and tests and
-a plain sentence for the thread, which names the file only by its safe name.
+download; ``check_content`` runs on the downloaded bytes, reading only what it needs. Its first
+part, ``check_head``, needs only the start of the file, so an upload may begin while the rest
+is still arriving; that upload is completed only once ``check_content`` passed. Each refusal
+is a ``Rejection``: a stable ``code`` for logs and tests and a plain sentence for the thread,
+which names the file only by its safe name.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from bot.files.archives import OOXML_MAIN_PARTS, ooxml_kinds
 from bot.files.declared import declared_type_fits
 from bot.files.names import human_size, safe_name
 from bot.files.sniff import HEAD_BYTES, HTML_PAGE, has_magic, looks_like_html, sniff
-from bot.files.text import is_text, sample_is_text
+from bot.files.text import head_is_text, is_text, sample_is_text
 from bot.files.types import ACCEPTED, LABELS, TEXT, accepted_list, extension_of
 
 #: Foundry refuses larger files (MAX_FILE_MB counts the same binary megabytes).
@@ -87,28 +89,53 @@ def check_declared(file: SlackFile, *, max_bytes: int) -> Rejection | None:
     return None
 
 
-def check_content(file: SlackFile, path: Path, *, content_type: str = "") -> Rejection | None:
-    """Refuse downloaded bytes that are empty, a sign-in page, or not what the extension says."""
+def check_head(file: SlackFile, head: bytes, *, content_type: str = "", whole: bool = False) -> Rejection | None:
+    """Refuse a file from its first ``HEAD_BYTES`` (``whole``: they are all of it).
+
+    Empty, a sign-in page, magic bytes that don't match, a text file that starts as binary: the
+    start of a file decides all of its check for most types, and all but the later samples for
+    text (see :func:`starts_decide`). :func:`check_content` runs this and the rest.
+    """
     ext = extension_of(file.name)
     if ext not in ACCEPTED:
         return _unsupported(file)
-    with path.open("rb") as stream:
-        head = stream.read(HEAD_BYTES)
     if not head:
         return _reject(file, "empty", "the file is empty.")
     if ext != "html" and (content_type.strip().lower().startswith("text/html") or looks_like_html(head)):
         return _reject(file, "login_page", _LOGIN_PAGE)
     if ext in TEXT:
-        looks_like = _text_looks_like(path, head)
-    elif ext in OOXML_MAIN_PARTS:
-        looks_like = _office_looks_like(ext, path, head)
+        looks_like = _text_head_looks_like(head, whole=whole)
     else:
         looks_like = None if has_magic(ext, head) else _binary_looks_like(head)
-    if looks_like is None:
-        return None
-    return _reject(
-        file, "content_mismatch", f"the file is not really {LABELS[ext]} (its content looks like {looks_like})."
-    )
+    return None if looks_like is None else _mismatch(file, ext, looks_like)
+
+
+def check_content(file: SlackFile, path: Path, *, content_type: str = "") -> Rejection | None:
+    """Refuse downloaded bytes that are empty, a sign-in page, or not what the extension says."""
+    with path.open("rb") as stream:
+        head = stream.read(HEAD_BYTES)
+        whole = not stream.read(1)
+    rejection = check_head(file, head, content_type=content_type, whole=whole)
+    if rejection is not None:
+        return rejection
+    ext = extension_of(file.name)
+    if ext in TEXT:
+        looks_like = None if is_text(path) else "binary data"
+    elif ext in OOXML_MAIN_PARTS:
+        looks_like = _package_looks_like(ext, path)
+    else:
+        looks_like = None
+    return None if looks_like is None else _mismatch(file, ext, looks_like)
+
+
+def starts_decide(file: SlackFile) -> bool:
+    """True if :func:`check_head` judges the file's type from its start, as for all but Office packages.
+
+    A binary type is decided by its magic bytes and a text type by its first sample (samples from
+    its middle and end follow). An Office package is a ZIP whose central directory, at the end of
+    the file, says which parts it holds, so nothing about its type is known until the last byte.
+    """
+    return extension_of(file.name) not in OOXML_MAIN_PARTS
 
 
 def check_slots(count_in_thread: int, new: int, slots: int) -> int:
@@ -126,16 +153,14 @@ def too_many_files(file: SlackFile, slots: int) -> Rejection:
     )
 
 
-def _text_looks_like(path: Path, head: bytes) -> str | None:
+def _text_head_looks_like(head: bytes, *, whole: bool) -> str | None:
     kind = sniff(head)
     if kind is not None and kind != HTML_PAGE:
         return kind
-    return None if is_text(path) else "binary data"
+    return None if head_is_text(head, whole=whole) else "binary data"
 
 
-def _office_looks_like(ext: str, path: Path, head: bytes) -> str | None:
-    if not has_magic(ext, head):
-        return _binary_looks_like(head)
+def _package_looks_like(ext: str, path: Path) -> str | None:
     kinds = ooxml_kinds(path)
     if ext in kinds:
         return None
@@ -147,6 +172,12 @@ def _binary_looks_like(head: bytes) -> str:
     if kind is not None:
         return kind
     return "plain text" if sample_is_text(head, cut_end=True) else "some other kind of data"
+
+
+def _mismatch(file: SlackFile, ext: str, looks_like: str) -> Rejection:
+    return _reject(
+        file, "content_mismatch", f"the file is not really {LABELS[ext]} (its content looks like {looks_like})."
+    )
 
 
 def _unsupported(file: SlackFile) -> Rejection:

@@ -1,8 +1,13 @@
 """Files into a thread's sandbox: checked, streamed from Slack to Foundry, recorded, reported.
 
 Each file is spooled to a temporary file while it is hashed (memory stays flat whatever its
-size), checked against the type gate, and only then uploaded: nothing that fails a check leaves
-Slack. The same bytes dropped twice in one thread are uploaded once. Every file gets a visible
+size) and checked against the type gate. A file whose type its first bytes decide, and whose
+size no file of the thread shares, starts its upload as soon as those bytes passed, reading the
+spool file behind the download; that upload is completed only once the whole file passed and
+was recorded, and is cut off short of its end otherwise, so a file that fails a check never
+reaches Foundry. Any other file (an Office package, whose parts are listed at its end, or one
+that might repeat a file of the thread) is checked and hashed whole before its upload begins;
+the same bytes dropped twice in one thread are uploaded once. Every file gets a visible
 outcome, attached or skipped with its reason.
 """
 
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,16 +26,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import FileLookupFailed, FileRelayError, FoundryError
 from bot.files.download import SlackDownloader, Spooled, aiter_file
-from bot.files.gate import Rejection, SlackFile, check_content, check_declared, too_many_files
+from bot.files.gate import SlackFile, check_content, check_declared, check_head, starts_decide, too_many_files
+from bot.files.growing import GrowingSpool, SpoolChanged
 from bot.files.names import human_size, plain_name, safe_name
+from bot.files.sniff import HEAD_BYTES
 from bot.files.types import ACCEPTED, extension_of
 from bot.foundry.client import Foundry
+from bot.foundry.models import FileObject
 from storage.protocol import Store
 from storage.records import FileStatus, NewFile, Session, StoredFile
 
 logger = logging.getLogger(__name__)
 
 UPLOAD_ATTEMPTS = 3
+#: Bytes read from the spool file per chunk of a streamed upload.
+READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -77,18 +87,99 @@ class FileIntake:
         except FileRelayError as exc:
             return Outcome(False, exc.user_message)
         file = SlackFile.from_slack(raw)
-        known = await self._store.find_file_by_slack_id(session.id, file.id)
+        in_thread = await self._store.list_files(session.id)
+        known = next((f for f in in_thread if f.slack_file_id == file.id), None)
         if known is not None and known.status is FileStatus.UPLOADED:
             return Outcome(True, f"Already attached {safe_name(known.name)}.")
-        rejection = check_declared(file, max_bytes=self._max_bytes) or await self._slot_check(session, file)
+        attached = [f for f in in_thread if f.status in (FileStatus.UPLOADED, FileStatus.PENDING)]
+        rejection = check_declared(file, max_bytes=self._max_bytes)
+        if rejection is None and len(attached) >= self._slots:
+            rejection = too_many_files(file, self._slots)
         if rejection is not None:
             return Outcome(False, rejection.reason)
+        url = str(raw.get("url_private_download") or raw.get("url_private") or "")
+        # Bytes that could repeat a file of the thread are hashed before any is sent (uploaded
+        # once); a file whose size no other has can't repeat one, and may stream as it arrives.
+        if starts_decide(file) and all(f.size != file.size for f in attached):
+            return await self._relay_streaming(session, file, url, folder)
+        spooled = await self._spool(file, url, folder)
+        if isinstance(spooled, Outcome):
+            return spooled
         try:
-            spooled = await self._downloader.spool(
-                str(raw.get("url_private_download") or raw.get("url_private") or ""),
-                folder,
-                max_bytes=self._max_bytes,
-                name=safe_name(file.name),
+            rejection = await asyncio.to_thread(check_content, file, spooled.path, content_type=spooled.content_type)
+            if rejection is not None:
+                return Outcome(False, rejection.reason)
+            stored = await self._record(session, file, spooled)
+            if isinstance(stored, Outcome):
+                return stored
+            return await self._upload(stored, file, spooled)
+        finally:
+            await asyncio.to_thread(spooled.path.unlink, True)
+
+    async def _relay_streaming(self, session: Session, file: SlackFile, url: str, folder: Path) -> Outcome:
+        """Download and upload at once: the upload starts as soon as the file's start passed the gate.
+
+        It reads the spool file behind the download and sends its last bytes only once the whole
+        file passed :func:`check_content` and was recorded; a file that fails, or turns out to
+        repeat one of the thread's, has its upload cut off short of the end, so Foundry never
+        gets it. A failed upload is tried again from the spool file.
+        """
+        growing = GrowingSpool(HEAD_BYTES)
+        download = asyncio.ensure_future(self._spool(file, url, folder, watch=growing))
+        download.add_done_callback(lambda _: growing.ended())
+        upload: asyncio.Future[FileObject] | None = None
+        try:
+            head = await growing.head()
+            if head is not None:
+                rejection = check_head(file, head, content_type=growing.content_type)
+                if rejection is not None:
+                    return Outcome(False, rejection.reason)
+                upload = asyncio.ensure_future(
+                    self._foundry.upload_file(
+                        plain_name(file.name),
+                        growing.chunks(READ_CHUNK, limit=file.size),
+                        size=file.size,
+                        content_type=_mime(file),
+                    )
+                )
+            spooled = await download
+            if isinstance(spooled, Outcome):
+                return spooled
+            try:
+                rejection = await asyncio.to_thread(
+                    check_content, file, spooled.path, content_type=spooled.content_type
+                )
+                if rejection is not None:
+                    return Outcome(False, rejection.reason)
+                growing.release()  # the upload's last bytes go while the file is recorded
+                stored = await self._record(session, file, spooled)
+                if isinstance(stored, Outcome):  # the same bytes came in meanwhile: keep one copy
+                    await self._discard(upload)
+                    return stored
+                return await self._upload(stored, file, spooled, first=upload)
+            finally:
+                await asyncio.to_thread(spooled.path.unlink, True)
+        finally:
+            growing.abandon()  # an upload still reading stops short: nothing more leaves
+            await _finish(upload, download)
+
+    async def _discard(self, upload: Awaitable[FileObject] | None) -> None:
+        """Let a released upload finish and delete what it created."""
+        if upload is None:
+            return
+        try:
+            uploaded = await upload
+            await self._foundry.delete_file(uploaded.id)
+        except (FoundryError, SpoolChanged) as exc:
+            logger.warning("could not discard a second copy of a file: %s", exc)
+
+    async def _spool(
+        self, file: SlackFile, url: str, folder: Path, *, watch: GrowingSpool | None = None
+    ) -> Spooled | Outcome:
+        """The file downloaded to ``folder``, or the outcome that says why it couldn't be."""
+        try:
+            return await self._downloader.spool(
+                url, folder, max_bytes=self._max_bytes, name=safe_name(file.name), watch=watch
             )
         except FileRelayError as exc:
             logger.info("download of %s failed: %s", file.id, exc)
@@ -96,15 +187,9 @@ class FileIntake:
         except OSError as exc:  # the temporary folder: full disk, permissions
             logger.error("could not store %s while checking it: %s", file.id, exc)
             return Outcome(False, f"Couldn't attach {safe_name(file.name)}: I ran out of room to check it. Try again.")
-        try:
-            return await self._checked_upload(session, file, spooled)
-        finally:
-            await asyncio.to_thread(spooled.path.unlink, True)
 
-    async def _checked_upload(self, session: Session, file: SlackFile, spooled: Spooled) -> Outcome:
-        rejection = await asyncio.to_thread(check_content, file, spooled.path, content_type=spooled.content_type)
-        if rejection is not None:
-            return Outcome(False, rejection.reason)
+    async def _record(self, session: Session, file: SlackFile, spooled: Spooled) -> StoredFile | Outcome:
+        """The file's row in the thread's registry, or the outcome when the same bytes are already attached."""
         stored, created = await self._store.add_file(
             NewFile(
                 session_id=session.id,
@@ -117,30 +202,35 @@ class FileIntake:
         )
         if not created and stored.status is FileStatus.UPLOADED:
             return Outcome(True, f"Already attached {safe_name(stored.name)} (same content as before).")
-        return await self._upload(stored, file, spooled)
+        return stored
 
-    async def _upload(self, stored: StoredFile, file: SlackFile, spooled: Spooled) -> Outcome:
+    async def _upload(
+        self, stored: StoredFile, file: SlackFile, spooled: Spooled, *, first: Awaitable[FileObject] | None = None
+    ) -> Outcome:
+        """Upload the spooled file, up to ``UPLOAD_ATTEMPTS`` times; ``first`` is an upload already under way."""
         name = safe_name(file.name)
         error: FoundryError | None = None
         for attempt in range(UPLOAD_ATTEMPTS):
             try:
-                uploaded = await self._foundry.upload_file(
-                    plain_name(file.name), aiter_file(spooled.path), size=spooled.size, content_type=_mime(file)
-                )
+                if attempt == 0 and first is not None:
+                    uploaded = await first
+                else:
+                    uploaded = await self._foundry.upload_file(
+                        plain_name(file.name), aiter_file(spooled.path), size=spooled.size, content_type=_mime(file)
+                    )
             except FoundryError as exc:
                 error = exc
                 logger.warning("upload of %s failed (attempt %d): %s", file.id, attempt + 1, exc)
                 await asyncio.sleep(self._retry_delay * (attempt + 1))
+                continue
+            except SpoolChanged as exc:  # the streamed attempt read bytes that weren't the file's
+                logger.info("streamed upload of %s stopped (%s); sending it again from the spool", file.id, exc)
                 continue
             await self._store.mark_file_uploaded(stored.id, uploaded.id)
             return Outcome(True, f"Attached {name} ({human_size(spooled.size)}).")
         await self._store.mark_file_failed(stored.id)
         reason = error.user_message if error else "the upload failed"
         return Outcome(False, f"Couldn't attach {name}: {reason} Drop it again to retry.")
-
-    async def _slot_check(self, session: Session, file: SlackFile) -> Rejection | None:
-        attached = await self._store.list_files(session.id, statuses=[FileStatus.UPLOADED, FileStatus.PENDING])
-        return too_many_files(file, self._slots) if len(attached) >= self._slots else None
 
     async def _resolve(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Slack Connect files arrive as stubs (``file_access: check_file_info``): ask ``files.info``."""
@@ -161,3 +251,15 @@ def _mime(file: SlackFile) -> str:
     """The seed table's MIME type for the extension (Slack may report a looser variant)."""
     accepted = ACCEPTED.get(extension_of(file.name))
     return accepted[0] if accepted else "application/octet-stream"
+
+
+async def _finish(*tasks: asyncio.Future[Any] | None) -> None:
+    """Cancel what is still running and wait for it: no download or upload outlives its file."""
+    running = [task for task in tasks if task is not None]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running)
+    for task in running:
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure here was already reported, or is moot

@@ -29,16 +29,29 @@ def is_text(path: Path) -> bool:
         size = stream.seek(0, 2)
         stream.seek(0)
         head = stream.read(HEAD_SAMPLE)
+        if not head_is_text(head, whole=len(head) >= size):
+            return False
         utf16 = _UTF16.get(head[:2])
-        for offset in _sample_offsets(size, even=utf16 is not None):
-            if offset:
-                stream.seek(offset)
-            sample = stream.read(OTHER_SAMPLE) if offset else head
+        for offset in _sample_offsets(size, even=utf16 is not None)[1:]:
+            stream.seek(offset)
+            sample = stream.read(OTHER_SAMPLE)
             cut_end = offset + len(sample) < size
-            ok = _utf16_ok(sample, utf16) if utf16 else sample_is_text(sample, cut_start=offset > 0, cut_end=cut_end)
+            ok = _utf16_ok(sample, utf16) if utf16 else sample_is_text(sample, cut_start=True, cut_end=cut_end)
             if not ok:
                 return False
     return True
+
+
+def head_is_text(head: bytes, *, whole: bool) -> bool:
+    """True if a file's first bytes read as text (``whole``: they are the entire file).
+
+    The first of :func:`is_text`'s samples, judged on its own: what the start of a file decides
+    before the rest of it has arrived.
+    """
+    utf16 = _UTF16.get(head[:2])
+    if utf16:
+        return _utf16_ok(head, utf16)
+    return sample_is_text(head, cut_end=not whole)
 
 
 def sample_is_text(sample: bytes, *, cut_start: bool = False, cut_end: bool = False) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -267,3 +268,73 @@ async def test_foundry_upload_that_keeps_failing_is_reported(stack: Stack) -> No
     reply = await stack.slack.wait_for_reply(channel, root, contains="Couldn't attach sales.csv", timeout=30)
     assert "Drop it again" in (reply.text or "")
     assert stack.foundry.counters()["files"] == 0
+
+
+# Large files stream: the upload starts while the download is still arriving ------------------
+
+MiB = 1024 * 1024
+ROWS = b"2024-01-01,42.0\n"
+
+
+async def upload_in_flight(foundry: FoundryEmulator) -> None:
+    """Wait (up to 20 s) until the bot has begun an upload to Foundry that has not finished yet."""
+    for _ in range(2000):
+        if any(r.route == "files.create" and r.status is None for r in foundry.requests):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no upload to Foundry began while the download was held")
+
+
+async def test_large_file_streams_to_foundry_while_still_downloading(stack: Stack) -> None:
+    """With the download held after 256 KB, the upload has already begun; the file arrives intact."""
+    stack.slack.stall_downloads(256 * 1024)
+    channel, root = await drop(stack, [FileUpload("big.csv", size=4 * MiB, pattern=ROWS)])
+    await upload_in_flight(stack.foundry)
+    assert stack.foundry.state.files == {}
+    stack.slack.resume_downloads()
+    await stack.slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
+    await settle(stack)
+    (file_id,) = stack.foundry.state.files
+    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (4 * MiB // len(ROWS))).hexdigest()
+    assert uploads(stack.foundry) == 1
+
+
+async def test_large_file_failing_a_late_check_never_reaches_foundry(stack: Stack) -> None:
+    """A .csv whose start is text but whose end is binary: its upload is cut off before the end."""
+    stack.slack.stall_downloads(256 * 1024)
+    content = ROWS * (2 * MiB // len(ROWS)) + bytes(range(256)) * 64
+    channel, root = await drop(stack, [FileUpload("tail.csv", content=content)])
+    await upload_in_flight(stack.foundry)
+    stack.slack.resume_downloads()
+    reply = await stack.slack.wait_for_reply(channel, root, contains="Skipped tail.csv", timeout=20)
+    assert "not really a CSV file (its content looks like binary data)" in (reply.text or "")
+    await settle(stack)
+    assert stack.foundry.state.files == {}
+    (upload,) = [r for r in stack.foundry.requests if r.route == "files.create"]
+    assert upload.status is None  # the connection was dropped: no answer, no file
+
+
+async def test_large_file_dropped_twice_is_checked_whole_before_any_upload(stack: Stack) -> None:
+    """A second file the size of one already attached is hashed first: the same bytes go once."""
+    slack = stack.slack
+    upload = FileUpload("big.csv", size=3 * MiB, pattern=ROWS)
+    channel, root = await drop(stack, [upload])
+    await slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
+    alice = next(u for u in slack.core.workspace.users.values() if u.name == "alice")
+    again = FileUpload("again.csv", size=3 * MiB, pattern=ROWS)
+    await slack.post_message(alice, channel, "", thread_ts=root, files=[again])
+    await slack.wait_for_reply(channel, root, contains="Already attached big.csv", timeout=20)
+    await settle(stack)
+    assert uploads(stack.foundry) == 1
+    assert len(stack.foundry.state.files) == 1
+
+
+async def test_large_file_whose_streamed_upload_fails_is_sent_again_from_disk(stack: Stack) -> None:
+    """Foundry refuses the streamed upload once; the second try reads the downloaded copy."""
+    stack.foundry.faults.add(Fault(route="files.create", kind="status", status=500, count=1))
+    channel, root = await drop(stack, [FileUpload("big.csv", size=4 * MiB, pattern=ROWS)])
+    await stack.slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
+    await settle(stack)
+    (file_id,) = stack.foundry.state.files
+    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (4 * MiB // len(ROWS))).hexdigest()
+    assert [r.status for r in stack.foundry.requests if r.route == "files.create"] == [500, 200]

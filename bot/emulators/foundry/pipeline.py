@@ -103,6 +103,11 @@ class Pipeline:
             response = exc.to_response(record.request_id)
         except web.HTTPException as exc:
             response = _from_http_exception(exc).to_response(record.request_id)
+        except ConnectionResetError:
+            # The client hung up mid-body (an upload it cut off): nobody is left to answer.
+            log.info("the client hung up during %s %s", request.method, request.path)
+            record.status = None
+            raise
         except Exception:
             # A bug in the emulator still answers like the service would: a 500 server_error.
             log.exception("the emulator failed on %s %s", request.method, request.path)

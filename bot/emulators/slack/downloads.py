@@ -4,11 +4,15 @@ A request without the installed bot's token (or without ``files:read``, or for a
 cannot see) gets HTTP 200 with an HTML login page, not an error. With redirects on, the API host
 answers 302 to the CDN listener, a different origin, so a client that drops ``Authorization`` on
 cross-origin redirects (aiohttp, requests) lands on the login page unless it re-adds the header.
-Bytes are streamed from disk in chunks.
+Bytes are streamed from disk in chunks. A test can stall every download part-way
+(:meth:`Downloads.stall`) to see what a client does while a file is still arriving.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
 from typing import Literal
 
 from aiohttp import web
@@ -35,6 +39,19 @@ class Downloads:
         self.requests: list[DownloadRequest] = []
         #: Answer downloads on the API host with a 302 to the CDN host.
         self.redirect = core.config.redirect_downloads
+        #: Serve this many bytes of each file, then wait for :meth:`resume` (None: no stall).
+        self.stall_after: int | None = None
+        self._resumed = asyncio.Event()
+
+    def stall(self, after_bytes: int) -> None:
+        """Hold every file download after its first ``after_bytes`` until :meth:`resume`."""
+        self.stall_after = after_bytes
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        """Let stalled downloads finish; later ones are served straight through."""
+        self.stall_after = None
+        self._resumed.set()
 
     async def primary(self, request: web.Request) -> web.StreamResponse:
         """A file URL on the API host."""
@@ -79,7 +96,31 @@ class Downloads:
             "Content-Type": stored.mimetype or "application/octet-stream",
             "Content-Disposition": f'{disposition}; filename="{stored.name}"',
         }
+        if self.stall_after is not None:
+            return await self._serve_stalled(request, stored.path, headers, self.stall_after)
         return web.FileResponse(stored.path, chunk_size=_CHUNK, headers=headers)
+
+    async def _serve_stalled(
+        self, request: web.Request, path: Path, headers: dict[str, str], after: int
+    ) -> web.StreamResponse:
+        """The file's first ``after`` bytes, a pause until :meth:`resume`, then the rest."""
+        response = web.StreamResponse(headers=headers)
+        source = await asyncio.to_thread(path.open, "rb")
+        response.content_length = os.fstat(source.fileno()).st_size
+        await response.prepare(request)
+        with source:
+            sent, held = 0, False
+            while chunk := await asyncio.to_thread(source.read, _CHUNK):
+                if not held and sent + len(chunk) >= after:
+                    cut = after - sent
+                    await response.write(chunk[:cut])
+                    await self._resumed.wait()
+                    held, sent, chunk = True, after, chunk[cut:]
+                if chunk:
+                    await response.write(chunk)
+                    sent += len(chunk)
+        await response.write_eof()
+        return response
 
     def _record(
         self,

@@ -240,6 +240,14 @@ class SlackEmulator(PersonActions, Observations):
         """Serve file downloads through a 302 to the CDN host."""
         self.downloads.redirect = enabled
 
+    def stall_downloads(self, after_bytes: int) -> None:
+        """Hold every file download after its first ``after_bytes`` until :meth:`resume_downloads`."""
+        self.downloads.stall(after_bytes)
+
+    def resume_downloads(self) -> None:
+        """Let stalled downloads finish, and serve later ones straight through."""
+        self.downloads.resume()
+
     def delay_shares(self, seconds: float) -> None:
         """Let file shares land ``seconds`` after ``files.completeUploadExternal`` answers."""
         self.file_methods.share_delay = seconds

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import aiohttp
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.emulators.slack import FileUpload, SlackEmulator
@@ -114,6 +116,23 @@ async def test_large_generated_file_streams_in_chunks(world: World) -> None:
             received += len(chunk)
             got.update(chunk)
     assert (received, got.hexdigest()) == (size, expected.hexdigest())
+
+
+async def test_stalled_download_holds_its_rest_until_resumed(world: World) -> None:
+    """stall_downloads(n): the first n bytes come at once, the rest only after resume_downloads()."""
+    slack = world.slack
+    content = bytes(range(256)) * 2048  # 512 KiB
+    message = await slack.post_message(world.alice, world.general, "", files=[FileUpload("a.zip", content=content)])
+    url = slack.file_info(message.files[0])["url_private_download"]
+    slack.stall_downloads(300_000)
+    async with aiohttp.ClientSession() as http, http.get(url, headers=auth(slack)) as response:
+        assert response.content_length == len(content)
+        first = await response.content.readexactly(300_000)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(response.content.readexactly(1), 0.2)
+        slack.resume_downloads()
+        rest = await response.content.read()
+    assert first + rest == content
 
 
 async def test_upload_url_accepts_multipart(client: AsyncWebClient, world: World) -> None:

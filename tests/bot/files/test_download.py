@@ -21,6 +21,7 @@ from aiohttp import web
 from bot.emulators.slack import EmulatorConfig, FileUpload, RetryPolicy, SlackEmulator
 from bot.errors import FileDownloadFailed, FileTooLarge, NotASlackFile
 from bot.files.download import SlackDownloader, aiter_file, is_slack_host
+from bot.files.growing import GrowingSpool
 from bot.files.hosts import token_allowed
 
 MiB = 1024 * 1024
@@ -205,6 +206,48 @@ async def test_spool_streams_a_20_mb_generated_file(
     spooled = await downloader(http, slack).spool(url, folder, max_bytes=size)
     assert (spooled.size, spooled.sha256) == (size, pattern_digest(size))
     assert spooled.path.stat().st_size == size
+
+
+async def test_watcher_sees_the_start_of_a_file_while_the_rest_is_held(
+    slack: SlackEmulator, http: httpx.AsyncClient, folder: Path
+) -> None:
+    """A download held after 128 KiB has already shown its watcher the first 64 KiB."""
+    size = 4 * MiB
+    url = await drop(slack, FileUpload("big.csv", size=size, pattern=PATTERN))
+    slack.stall_downloads(128 * 1024)
+    watch = GrowingSpool(64 * 1024)
+    download = asyncio.ensure_future(downloader(http, slack).spool(url, folder, max_bytes=size, watch=watch))
+    head = await asyncio.wait_for(watch.head(), 10)
+    assert head == (PATTERN * (64 * 1024 // len(PATTERN)))
+    assert not download.done()
+    slack.resume_downloads()
+    spooled = await asyncio.wait_for(download, 10)
+    assert (spooled.size, spooled.sha256) == (size, pattern_digest(size))
+
+
+async def test_watcher_reader_gets_every_byte_in_order(
+    slack: SlackEmulator, http: httpx.AsyncClient, folder: Path
+) -> None:
+    """Reading behind the download, then releasing, yields exactly the file."""
+    size = 6 * MiB
+    url = await drop(slack, FileUpload("big.csv", size=size, pattern=PATTERN))
+    watch = GrowingSpool(64 * 1024)
+    download = asyncio.ensure_future(downloader(http, slack).spool(url, folder, max_bytes=size, watch=watch))
+    await watch.head()
+    digest, read = hashlib.sha256(), 0
+
+    async def follow() -> None:
+        nonlocal read
+        async for chunk in watch.chunks(MiB, limit=size):
+            digest.update(chunk)
+            read += len(chunk)
+
+    reader = asyncio.ensure_future(follow())
+    await download
+    watch.ended()
+    watch.release()
+    await asyncio.wait_for(reader, 10)
+    assert (read, digest.hexdigest()) == (size, pattern_digest(size))
 
 
 async def test_spool_re_adds_the_token_after_a_redirect_to_the_slack_cdn(
