@@ -12,8 +12,9 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
+
+from bot.files.source import Source, open_source
 
 _BLOCK = 512
 _USTAR = slice(257, 262)
@@ -46,10 +47,10 @@ def is_tar_header(head: bytes) -> bool:
     return True
 
 
-def ooxml_kinds(path: Path) -> frozenset[str]:
-    """The Office types ("docx", "pptx", "xlsx") whose main part the ZIP package at ``path`` holds."""
+def ooxml_kinds(source: Source) -> frozenset[str]:
+    """The Office types ("docx", "pptx", "xlsx") whose main part the ZIP package holds."""
     try:
-        with zipfile.ZipFile(path) as package:
+        with open_source(source) as stream, zipfile.ZipFile(stream) as package:
             names = set(package.namelist())
             found = {ext for ext, (part, _) in OOXML_MAIN_PARTS.items() if part in names}
             if not found and _CONTENT_TYPES in names:

@@ -38,6 +38,7 @@ import httpx
 from bot.errors import FileDownloadFailed, FileTooLarge, NotASlackFile
 from bot.files.hosts import describe, is_slack_host, token_allowed
 from bot.files.names import safe_name
+from bot.files.source import Source
 
 __all__ = ["SlackDownloader", "SpoolWatcher", "Spooled", "aiter_file", "is_slack_host"]
 
@@ -50,6 +51,9 @@ WRITE_BATCH = 1024 * 1024
 #: The first batch: the start of a file reaches the disk (and a watcher) early. Later batches
 #: double until they reach the full batch size.
 FIRST_BATCH = 64 * 1024
+#: A body announced at no more than this is held in memory rather than written to disk: most
+#: dropped files are this small, and they skip the file system and its worker-thread hops.
+IN_MEMORY_UP_TO = 4 * 1024 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: A server asking for a longer pause than this is not waited for; the person can try again.
 MAX_RETRY_AFTER_S = 30.0
@@ -57,33 +61,54 @@ MAX_RETRY_AFTER_S = 30.0
 
 @dataclass(frozen=True)
 class Spooled:
-    """A downloaded file on disk: where it is, its size, its SHA-256 (hex) and its served type."""
+    """A downloaded file: its bytes (a spool file, or a small file's bytes), size, SHA-256 (hex) and served type."""
 
-    path: Path
+    #: The spool file, or for a file of at most ``in_memory_up_to`` bytes, the bytes themselves.
+    source: Source
     size: int
     sha256: str
     #: The final response's media type, lower-case, without parameters ("" when none was sent).
     content_type: str
 
+    @property
+    def on_disk(self) -> bool:
+        """True if the bytes are in a spool file (which :meth:`discard` removes)."""
+        return isinstance(self.source, Path)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The bytes from the start, a chunk at a time (read in a worker thread from disk)."""
+        if isinstance(self.source, Path):
+            async for chunk in aiter_file(self.source):
+                yield chunk
+        elif self.source:
+            yield self.source
+
+    async def discard(self) -> None:
+        """Remove the spool file, if there is one."""
+        if isinstance(self.source, Path):
+            await asyncio.to_thread(self.source.unlink, True)
+
 
 class SpoolWatcher(Protocol):
     """**Protocol:** told how far a download has written its spool file."""
 
-    def started(self, path: Path, content_type: str) -> None:
-        """A response body begins at offset 0 of ``path`` (again, after a retry)."""
+    def started(self, path: Path | None, content_type: str) -> None:
+        """A response body begins at offset 0 of ``path``, or in memory when None (again, after a retry)."""
 
     def wrote(self, batch: Sequence[bytes], size: int) -> None:
-        """``batch`` is on disk (flushed, visible to another reader), ending at offset ``size``."""
+        """``batch`` is on disk (flushed, visible to another reader) or held, ending at offset ``size``."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Target:
     """Where a download is saved, how large it may grow, how it is named in errors, who watches it."""
 
-    path: Path
+    folder: Path
     max_bytes: int
     name: str
     watch: SpoolWatcher | None
+    #: The spool file, once a body too large to hold in memory began.
+    path: Path | None = None
 
 
 class _Retryable(Exception):
@@ -109,6 +134,7 @@ class SlackDownloader:
         *,
         api_url: str,
         chunk_size: int = WRITE_BATCH,
+        in_memory_up_to: int = IN_MEMORY_UP_TO,
         max_redirects: int = 5,
         retry_delays: Sequence[float] = (0.5, 2.0),
     ) -> None:
@@ -118,24 +144,27 @@ class SlackDownloader:
         self._token = token
         self._api_url = api_url
         self._chunk_size = chunk_size
+        self._in_memory_up_to = in_memory_up_to
         self._max_redirects = max_redirects
         self._retry_delays = tuple(retry_delays)
 
     async def spool(
         self, url: str, folder: Path, *, max_bytes: int, name: str = "file", watch: SpoolWatcher | None = None
     ) -> Spooled:
-        """Download ``url`` into a new file in ``folder``; a :class:`FileRelayError` says why not.
+        """Download ``url``; a :class:`FileRelayError` says why not.
 
-        ``watch`` hears where the body is written and how far, batch by batch. Nothing is left in
-        ``folder`` when this raises, cancellation included.
+        A body Slack announces at no more than ``in_memory_up_to`` bytes is kept in memory; any
+        other goes into a new file in ``folder``, and ``watch`` hears where it is written and how
+        far, batch by batch. Nothing is left in ``folder`` when this raises, cancellation included.
         """
         shown = safe_name(name)
         start = self._first_url(url, shown)
-        path = await asyncio.to_thread(_new_spool_file, folder)
+        target = _Target(folder, max_bytes, shown, watch)
         try:
-            return await self._follow(start, _Target(path, max_bytes, shown, watch))
+            return await self._follow(start, target)
         except BaseException:
-            path.unlink(missing_ok=True)  # not in a thread: this must run even when cancelled
+            if target.path is not None:
+                target.path.unlink(missing_ok=True)  # not in a thread: this must run even when cancelled
             raise
 
     def _first_url(self, url: str, name: str) -> httpx.URL:
@@ -209,7 +238,36 @@ class SlackDownloader:
         if declared.isdigit() and int(declared) > limit:
             too_large = f"{describe(url)} announced {declared} bytes, over {limit}"
             raise FileTooLarge(too_large, name=target.name, limit=limit)
+        if declared.isdigit() and int(declared) <= self._in_memory_up_to:
+            return await self._hold(response, url, target)
         return await self._save(response, url, target)
+
+    async def _hold(self, response: httpx.Response, url: httpx.URL, target: _Target) -> Spooled:
+        """Keep a small body in memory, hashing it piece by piece (the bytes never touch the disk).
+
+        The watcher hears of each piece as it arrives, and may read the held pieces.
+
+        Only for a body whose ``Content-Length`` is at most ``in_memory_up_to``: the HTTP client
+        refuses a body longer than announced, so what is held never passes that.
+        """
+        hasher = hashlib.sha256()
+        pieces: list[bytes] = []
+        size = 0
+        watch = target.watch
+        if watch is not None:
+            watch.started(None, _media_type(response))
+        async for piece in response.aiter_bytes():
+            size += len(piece)
+            if size > target.max_bytes:
+                too_large = f"{describe(url)} passed {target.max_bytes} bytes"
+                raise FileTooLarge(too_large, name=target.name, limit=target.max_bytes)
+            hasher.update(piece)
+            pieces.append(piece)
+            if watch is not None:
+                watch.wrote((piece,), size)
+        logger.debug("downloaded %d bytes from %s (held in memory)", size, describe(url))
+        data = b"".join(pieces)
+        return Spooled(source=data, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
 
     async def _save(self, response: httpx.Response, url: httpx.URL, target: _Target) -> Spooled:
         """Stream the body into the target's file (truncated first, so a retry starts clean), hashing it.
@@ -222,13 +280,18 @@ class SlackDownloader:
         of the file reaches the disk, and the watcher, early.
         """
         hasher = hashlib.sha256()
-        path, limit, watch = target.path, target.max_bytes, target.watch
+        limit, watch = target.max_bytes, target.watch
         size = 0
         batch: list[bytes] = []
         held = 0
         batch_size = min(FIRST_BATCH, self._chunk_size)
         writing: asyncio.Future[None] | None = None
-        out = await asyncio.to_thread(path.open, "wb")
+        if target.path is None:
+            path, out = await asyncio.to_thread(_new_spool_file, target.folder)
+            target.path = path
+        else:
+            path = target.path
+            out = await asyncio.to_thread(path.open, "wb")
         if watch is not None:
             watch.started(path, _media_type(response))
 
@@ -264,7 +327,7 @@ class SlackDownloader:
                     writing.exception()
             out.close()  # flushes at most one small buffer; never skipped, even when cancelled
         logger.debug("downloaded %d bytes from %s", size, describe(url))
-        return Spooled(path=path, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
+        return Spooled(source=path, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
 
 
 async def aiter_file(path: Path, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
@@ -277,11 +340,10 @@ async def aiter_file(path: Path, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[
         handle.close()
 
 
-def _new_spool_file(folder: Path) -> Path:
-    """An empty, private (0600) file in ``folder``; its name owes nothing to the uploader's."""
+def _new_spool_file(folder: Path) -> tuple[Path, IO[bytes]]:
+    """A new, private (0600) file in ``folder``, open for writing; its name owes nothing to the uploader's."""
     fd, name = tempfile.mkstemp(prefix="slack-", suffix=".download", dir=folder)
-    os.close(fd)
-    return Path(name)
+    return Path(name), os.fdopen(fd, "wb")
 
 
 def _absorb(out: IO[bytes], update: Callable[[bytes], object], pieces: list[bytes]) -> None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from bot.files.archives import OOXML_MAIN_PARTS, ooxml_kinds
 from bot.files.declared import declared_type_fits
 from bot.files.names import human_size, safe_name
 from bot.files.sniff import HEAD_BYTES, HTML_PAGE, has_magic, looks_like_html, sniff
+from bot.files.source import Source, open_source
 from bot.files.text import head_is_text, is_text, sample_is_text
 from bot.files.types import ACCEPTED, LABELS, TEXT, accepted_list, extension_of
 
@@ -110,9 +110,9 @@ def check_head(file: SlackFile, head: bytes, *, content_type: str = "", whole: b
     return None if looks_like is None else _mismatch(file, ext, looks_like)
 
 
-def check_content(file: SlackFile, path: Path, *, content_type: str = "") -> Rejection | None:
+def check_content(file: SlackFile, source: Source, *, content_type: str = "") -> Rejection | None:
     """Refuse downloaded bytes that are empty, a sign-in page, or not what the extension says."""
-    with path.open("rb") as stream:
+    with open_source(source) as stream:
         head = stream.read(HEAD_BYTES)
         whole = not stream.read(1)
     rejection = check_head(file, head, content_type=content_type, whole=whole)
@@ -120,9 +120,9 @@ def check_content(file: SlackFile, path: Path, *, content_type: str = "") -> Rej
         return rejection
     ext = extension_of(file.name)
     if ext in TEXT:
-        looks_like = None if is_text(path) else "binary data"
+        looks_like = None if is_text(source) else "binary data"
     elif ext in OOXML_MAIN_PARTS:
-        looks_like = _package_looks_like(ext, path)
+        looks_like = _package_looks_like(ext, source)
     else:
         looks_like = None
     return None if looks_like is None else _mismatch(file, ext, looks_like)
@@ -160,8 +160,8 @@ def _text_head_looks_like(head: bytes, *, whole: bool) -> str | None:
     return None if head_is_text(head, whole=whole) else "binary data"
 
 
-def _package_looks_like(ext: str, path: Path) -> str | None:
-    kinds = ooxml_kinds(path)
+def _package_looks_like(ext: str, source: Source) -> str | None:
+    kinds = ooxml_kinds(source)
     if ext in kinds:
         return None
     return LABELS[min(kinds)] if kinds else "a ZIP archive of other files"

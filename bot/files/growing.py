@@ -1,8 +1,9 @@
-"""A spool file read while the download still writes it, so an upload can start early.
+"""A download read while it is still arriving, so an upload can start early.
 
-The downloader tells a :class:`GrowingSpool` where it writes and how far the bytes on disk
-reach (it is a :class:`~bot.files.download.SpoolWatcher`); :meth:`GrowingSpool.chunks` follows
-them from the file, a chunk at a time, so memory stays flat whatever the file's size.
+The downloader tells a :class:`GrowingSpool` where it keeps the body (a spool file, or memory
+for a small one) and how far the bytes reach (it is a :class:`~bot.files.download.SpoolWatcher`);
+:meth:`GrowingSpool.chunks` follows them, from the file a chunk at a time, so memory stays flat
+whatever the file's size, or from the pieces held in memory.
 
 The reader never ends on its own. After the last byte it waits for a verdict on the whole file:
 :meth:`GrowingSpool.release` lets it end, :meth:`GrowingSpool.abandon` makes it fail. An upload
@@ -28,7 +29,9 @@ class GrowingSpool:
     """How far a download has written its spool file, and the owner's verdict on it."""
 
     def __init__(self, head_size: int) -> None:
+        #: The spool file; None before the body starts, and for a body held in memory.
         self.path: Path | None = None
+        self._pieces: list[bytes] = []
         #: The media type the file was served with, once its body started ("" before).
         self.content_type = ""
         self._head_size = head_size
@@ -41,15 +44,18 @@ class GrowingSpool:
 
     # What the downloader reports ---------------------------------------------------------------
 
-    def started(self, path: Path, content_type: str) -> None:
-        """A response body begins at offset 0 of ``path`` (again, after a retry)."""
+    def started(self, path: Path | None, content_type: str) -> None:
+        """A response body begins at offset 0 of ``path``, or in memory (again, after a retry)."""
         self.path, self.content_type, self._size = path, content_type, 0
         self._head.clear()
+        self._pieces = []
         self._bodies += 1
         self._notify()
 
     def wrote(self, batch: Sequence[bytes], size: int) -> None:
-        """``batch`` is on disk, ending at offset ``size``; the file's start is kept for :meth:`head`."""
+        """``batch`` is written (or held), ending at offset ``size``; the file's start is kept for :meth:`head`."""
+        if self.path is None:
+            self._pieces.extend(batch)  # the same objects the downloader holds: no copy
         for piece in batch:
             if len(self._head) >= self._head_size:
                 break
@@ -92,17 +98,20 @@ class GrowingSpool:
         Raises :class:`SpoolChanged` when the file is abandoned, when the download starts over
         (the bytes already read may not be the file's), or when it passes ``limit`` bytes.
         """
-        if self.path is None:
+        if not self._bodies:
             raise SpoolChanged("nothing has been written yet")
         body = self._bodies
-        handle = await asyncio.to_thread(self.path.open, "rb")
+        handle = None if self.path is None else await asyncio.to_thread(self.path.open, "rb")
         try:
-            offset = 0
+            offset = index = 0
             while True:
                 self._check(body, limit)
                 if offset < self._size:
-                    chunk = await asyncio.to_thread(handle.read, min(chunk_size, self._size - offset))
-                    self._check(body, limit)
+                    if handle is None:
+                        chunk, index = self._pieces[index], index + 1
+                    else:
+                        chunk = await asyncio.to_thread(handle.read, min(chunk_size, self._size - offset))
+                        self._check(body, limit)
                     if not chunk:
                         raise SpoolChanged("the spool file is shorter than reported")
                     offset += len(chunk)
@@ -112,7 +121,8 @@ class GrowingSpool:
                 else:
                     await self._next_change()
         finally:
-            handle.close()
+            if handle is not None:
+                handle.close()
 
     def _check(self, body: int, limit: int) -> None:
         if self._verdict is False:

@@ -1,14 +1,11 @@
 """Files into a thread's sandbox: checked, streamed from Slack to Foundry, recorded, reported.
 
-Each file is spooled to a temporary file while it is hashed (memory stays flat whatever its
-size) and checked against the type gate. A file whose type its first bytes decide, and whose
-size no file of the thread shares, starts its upload as soon as those bytes passed, reading the
-spool file behind the download; that upload is completed only once the whole file passed and
-was recorded, and is cut off short of its end otherwise, so a file that fails a check never
-reaches Foundry. Any other file (an Office package, whose parts are listed at its end, or one
-that might repeat a file of the thread) is checked and hashed whole before its upload begins;
-the same bytes dropped twice in one thread are uploaded once. Every file gets a visible
-outcome, attached or skipped with its reason.
+Small files are held in memory and larger ones spooled to a private temporary file, hashed as
+they arrive (memory stays flat whatever the size). Nothing that fails a check reaches Foundry:
+most types are judged from their first bytes, so their upload starts while the rest arrives,
+and is completed only once the whole file passed (see :meth:`FileIntake._attach_one`). The
+same bytes dropped twice in one thread are uploaded once. Every file gets a visible outcome,
+attached or skipped with its reason.
 """
 
 from __future__ import annotations
@@ -25,8 +22,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import FileLookupFailed, FileRelayError, FoundryError
-from bot.files.download import SlackDownloader, Spooled, aiter_file
-from bot.files.gate import SlackFile, check_content, check_declared, check_head, starts_decide, too_many_files
+from bot.files.download import SlackDownloader, Spooled
+from bot.files.gate import (
+    Rejection,
+    SlackFile,
+    check_content,
+    check_declared,
+    check_head,
+    starts_decide,
+    too_many_files,
+)
 from bot.files.growing import GrowingSpool, SpoolChanged
 from bot.files.names import human_size, plain_name, safe_name
 from bot.files.sniff import HEAD_BYTES
@@ -64,104 +69,89 @@ class FileIntake:
         max_bytes: int,
         slots: int,
         retry_delay: float = 1.0,
+        spool_dir: Path | None = None,
     ) -> None:
         self._store = store
         self._foundry = foundry
         self._slack = slack
         self._downloader = downloader
+        #: Where files too large to hold in memory are spooled (private files with random names).
+        self._spool_dir = spool_dir or Path(tempfile.gettempdir())
         self._max_bytes = max_bytes
         self._slots = slots
         self._retry_delay = retry_delay
 
     async def attach(self, session: Session, files: Sequence[Mapping[str, Any]]) -> list[Outcome]:
         """Attach each file in turn; one outcome per file, in the order they came."""
-        outcomes: list[Outcome] = []
-        with tempfile.TemporaryDirectory(prefix="slack-file-") as folder:
-            for raw in files:
-                outcomes.append(await self._attach_one(session, dict(raw), Path(folder)))
-        return outcomes
+        return [await self._attach_one(session, dict(raw)) for raw in files]
 
-    async def _attach_one(self, session: Session, raw: dict[str, Any], folder: Path) -> Outcome:
+    async def _attach_one(self, session: Session, raw: dict[str, Any]) -> Outcome:
+        """Download, check, record and upload one file; its outcome says which step stopped it.
+
+        The download starts as soon as Slack's description of the file passed, while the thread's
+        files are read: a file already attached, or one past the thread's slots, cancels it (and
+        nothing has left Slack). A file whose type its first bytes decide, and whose size no file
+        of the thread shares, starts its upload once those bytes passed, reading the download as
+        it arrives; its last bytes go only once the whole file passed :func:`check_content`, and
+        if it doesn't, the upload is cut off short of its end, so Foundry never gets the file.
+        Any other file (an Office package, whose parts are listed at its end, or one that might
+        repeat a file of the thread) is checked and hashed whole before its upload begins. A
+        failed upload is tried again from the downloaded copy.
+        """
         try:
             raw = await self._resolve(raw)
         except FileRelayError as exc:
             return Outcome(False, exc.user_message)
         file = SlackFile.from_slack(raw)
-        in_thread = await self._store.list_files(session.id)
-        known = next((f for f in in_thread if f.slack_file_id == file.id), None)
-        if known is not None and known.status is FileStatus.UPLOADED:
-            return Outcome(True, f"Already attached {safe_name(known.name)}.")
-        attached = [f for f in in_thread if f.status in (FileStatus.UPLOADED, FileStatus.PENDING)]
         rejection = check_declared(file, max_bytes=self._max_bytes)
-        if rejection is None and len(attached) >= self._slots:
-            rejection = too_many_files(file, self._slots)
         if rejection is not None:
             return Outcome(False, rejection.reason)
         url = str(raw.get("url_private_download") or raw.get("url_private") or "")
-        # Bytes that could repeat a file of the thread are hashed before any is sent (uploaded
-        # once); a file whose size no other has can't repeat one, and may stream as it arrives.
-        if starts_decide(file) and all(f.size != file.size for f in attached):
-            return await self._relay_streaming(session, file, url, folder)
-        spooled = await self._spool(file, url, folder)
-        if isinstance(spooled, Outcome):
-            return spooled
-        try:
-            rejection = await asyncio.to_thread(check_content, file, spooled.path, content_type=spooled.content_type)
-            if rejection is not None:
-                return Outcome(False, rejection.reason)
-            stored = await self._record(session, file, spooled)
-            if isinstance(stored, Outcome):
-                return stored
-            return await self._upload(stored, file, spooled)
-        finally:
-            await asyncio.to_thread(spooled.path.unlink, True)
-
-    async def _relay_streaming(self, session: Session, file: SlackFile, url: str, folder: Path) -> Outcome:
-        """Download and upload at once: the upload starts as soon as the file's start passed the gate.
-
-        It reads the spool file behind the download and sends its last bytes only once the whole
-        file passed :func:`check_content` and was recorded; a file that fails, or turns out to
-        repeat one of the thread's, has its upload cut off short of the end, so Foundry never
-        gets it. A failed upload is tried again from the spool file.
-        """
         growing = GrowingSpool(HEAD_BYTES)
-        download = asyncio.ensure_future(self._spool(file, url, folder, watch=growing))
+        download = asyncio.ensure_future(self._spool(file, url, watch=growing))
         download.add_done_callback(lambda _: growing.ended())
         upload: asyncio.Future[FileObject] | None = None
         try:
-            head = await growing.head()
-            if head is not None:
-                rejection = check_head(file, head, content_type=growing.content_type)
-                if rejection is not None:
-                    return Outcome(False, rejection.reason)
-                upload = asyncio.ensure_future(
-                    self._foundry.upload_file(
-                        plain_name(file.name),
-                        growing.chunks(READ_CHUNK, limit=file.size),
-                        size=file.size,
-                        content_type=_mime(file),
-                    )
-                )
+            in_thread = await self._store.list_files(session.id)
+            known = next((f for f in in_thread if f.slack_file_id == file.id), None)
+            if known is not None and known.status is FileStatus.UPLOADED:
+                return Outcome(True, f"Already attached {safe_name(known.name)}.")
+            attached = [f for f in in_thread if f.status in (FileStatus.UPLOADED, FileStatus.PENDING)]
+            if len(attached) >= self._slots:
+                return Outcome(False, too_many_files(file, self._slots).reason)
+            # Bytes that could repeat a file of the thread are hashed before any is sent (uploaded
+            # once); a file whose size no other has can't repeat one.
+            if starts_decide(file) and all(f.size != file.size for f in attached):
+                head = await growing.head()
+                if head is not None:
+                    rejection = check_head(file, head, content_type=growing.content_type)
+                    if rejection is not None:
+                        return Outcome(False, rejection.reason)
+                    upload = asyncio.ensure_future(self._stream_upload(file, growing))
             spooled = await download
             if isinstance(spooled, Outcome):
                 return spooled
             try:
-                rejection = await asyncio.to_thread(
-                    check_content, file, spooled.path, content_type=spooled.content_type
-                )
+                rejection = await _check_content(file, spooled)
                 if rejection is not None:
                     return Outcome(False, rejection.reason)
-                growing.release()  # the upload's last bytes go while the file is recorded
+                growing.release()  # a streamed upload's last bytes go while the file is recorded
                 stored = await self._record(session, file, spooled)
                 if isinstance(stored, Outcome):  # the same bytes came in meanwhile: keep one copy
                     await self._discard(upload)
                     return stored
                 return await self._upload(stored, file, spooled, first=upload)
             finally:
-                await asyncio.to_thread(spooled.path.unlink, True)
+                await spooled.discard()
         finally:
             growing.abandon()  # an upload still reading stops short: nothing more leaves
             await _finish(upload, download)
+
+    async def _stream_upload(self, file: SlackFile, growing: GrowingSpool) -> FileObject:
+        """Upload the file as it downloads, with the size Slack gave (checked as the bytes come)."""
+        return await self._foundry.upload_file(
+            plain_name(file.name), growing.chunks(READ_CHUNK, limit=file.size), size=file.size, content_type=_mime(file)
+        )
 
     async def _discard(self, upload: Awaitable[FileObject] | None) -> None:
         """Let a released upload finish and delete what it created."""
@@ -173,13 +163,11 @@ class FileIntake:
         except (FoundryError, SpoolChanged) as exc:
             logger.warning("could not discard a second copy of a file: %s", exc)
 
-    async def _spool(
-        self, file: SlackFile, url: str, folder: Path, *, watch: GrowingSpool | None = None
-    ) -> Spooled | Outcome:
-        """The file downloaded to ``folder``, or the outcome that says why it couldn't be."""
+    async def _spool(self, file: SlackFile, url: str, *, watch: GrowingSpool) -> Spooled | Outcome:
+        """The file downloaded, or the outcome that says why it couldn't be."""
         try:
             return await self._downloader.spool(
-                url, folder, max_bytes=self._max_bytes, name=safe_name(file.name), watch=watch
+                url, self._spool_dir, max_bytes=self._max_bytes, name=safe_name(file.name), watch=watch
             )
         except FileRelayError as exc:
             logger.info("download of %s failed: %s", file.id, exc)
@@ -216,7 +204,7 @@ class FileIntake:
                     uploaded = await first
                 else:
                     uploaded = await self._foundry.upload_file(
-                        plain_name(file.name), aiter_file(spooled.path), size=spooled.size, content_type=_mime(file)
+                        plain_name(file.name), spooled.chunks(), size=spooled.size, content_type=_mime(file)
                     )
             except FoundryError as exc:
                 error = exc
@@ -251,6 +239,13 @@ def _mime(file: SlackFile) -> str:
     """The seed table's MIME type for the extension (Slack may report a looser variant)."""
     accepted = ACCEPTED.get(extension_of(file.name))
     return accepted[0] if accepted else "application/octet-stream"
+
+
+async def _check_content(file: SlackFile, spooled: Spooled) -> Rejection | None:
+    """The whole-file check: on a spool file in a worker thread, on bytes in memory right here."""
+    if spooled.on_disk:
+        return await asyncio.to_thread(check_content, file, spooled.source, content_type=spooled.content_type)
+    return check_content(file, spooled.source, content_type=spooled.content_type)
 
 
 async def _finish(*tasks: asyncio.Future[Any] | None) -> None:

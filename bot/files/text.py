@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import codecs
 import re
-from pathlib import Path
+
+from bot.files.source import Source, open_source
 
 HEAD_SAMPLE = 64 * 1024
 OTHER_SAMPLE = 16 * 1024
@@ -23,9 +24,9 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _UTF16 = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 
 
-def is_text(path: Path) -> bool:
+def is_text(source: Source) -> bool:
     """True if samples from the start, middle and end of the file all read as text."""
-    with path.open("rb") as stream:
+    with open_source(source) as stream:
         size = stream.seek(0, 2)
         stream.seek(0)
         head = stream.read(HEAD_SAMPLE)

@@ -288,21 +288,21 @@ async def upload_in_flight(foundry: FoundryEmulator) -> None:
 async def test_large_file_streams_to_foundry_while_still_downloading(stack: Stack) -> None:
     """With the download held after 256 KB, the upload has already begun; the file arrives intact."""
     stack.slack.stall_downloads(256 * 1024)
-    channel, root = await drop(stack, [FileUpload("big.csv", size=4 * MiB, pattern=ROWS)])
+    channel, root = await drop(stack, [FileUpload("big.csv", size=8 * MiB, pattern=ROWS)])
     await upload_in_flight(stack.foundry)
     assert stack.foundry.state.files == {}
     stack.slack.resume_downloads()
     await stack.slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
     await settle(stack)
     (file_id,) = stack.foundry.state.files
-    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (4 * MiB // len(ROWS))).hexdigest()
+    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (8 * MiB // len(ROWS))).hexdigest()
     assert uploads(stack.foundry) == 1
 
 
 async def test_large_file_failing_a_late_check_never_reaches_foundry(stack: Stack) -> None:
     """A .csv whose start is text but whose end is binary: its upload is cut off before the end."""
     stack.slack.stall_downloads(256 * 1024)
-    content = ROWS * (2 * MiB // len(ROWS)) + bytes(range(256)) * 64
+    content = ROWS * (6 * MiB // len(ROWS)) + bytes(range(256)) * 64
     channel, root = await drop(stack, [FileUpload("tail.csv", content=content)])
     await upload_in_flight(stack.foundry)
     stack.slack.resume_downloads()
@@ -317,11 +317,11 @@ async def test_large_file_failing_a_late_check_never_reaches_foundry(stack: Stac
 async def test_large_file_dropped_twice_is_checked_whole_before_any_upload(stack: Stack) -> None:
     """A second file the size of one already attached is hashed first: the same bytes go once."""
     slack = stack.slack
-    upload = FileUpload("big.csv", size=3 * MiB, pattern=ROWS)
+    upload = FileUpload("big.csv", size=6 * MiB, pattern=ROWS)
     channel, root = await drop(stack, [upload])
     await slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
     alice = next(u for u in slack.core.workspace.users.values() if u.name == "alice")
-    again = FileUpload("again.csv", size=3 * MiB, pattern=ROWS)
+    again = FileUpload("again.csv", size=6 * MiB, pattern=ROWS)
     await slack.post_message(alice, channel, "", thread_ts=root, files=[again])
     await slack.wait_for_reply(channel, root, contains="Already attached big.csv", timeout=20)
     await settle(stack)
@@ -332,9 +332,9 @@ async def test_large_file_dropped_twice_is_checked_whole_before_any_upload(stack
 async def test_large_file_whose_streamed_upload_fails_is_sent_again_from_disk(stack: Stack) -> None:
     """Foundry refuses the streamed upload once; the second try reads the downloaded copy."""
     stack.foundry.faults.add(Fault(route="files.create", kind="status", status=500, count=1))
-    channel, root = await drop(stack, [FileUpload("big.csv", size=4 * MiB, pattern=ROWS)])
+    channel, root = await drop(stack, [FileUpload("big.csv", size=8 * MiB, pattern=ROWS)])
     await stack.slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
     await settle(stack)
     (file_id,) = stack.foundry.state.files
-    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (4 * MiB // len(ROWS))).hexdigest()
+    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (8 * MiB // len(ROWS))).hexdigest()
     assert [r.status for r in stack.foundry.requests if r.route == "files.create"] == [500, 200]

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.emulators.slack import EmulatorConfig, FileUpload, RetryPolicy, SlackEmulator
 from bot.errors import FileDownloadFailed, FileTooLarge, NotASlackFile
-from bot.files.download import SlackDownloader, aiter_file, is_slack_host
+from bot.files.download import SlackDownloader, Spooled, aiter_file, is_slack_host
 from bot.files.growing import GrowingSpool
 from bot.files.hosts import token_allowed
 
@@ -68,6 +68,11 @@ def pattern_digest(size: int) -> str:
     for _ in range(size // MiB):
         digest.update(block)
     return digest.hexdigest()
+
+
+def content(spooled: Spooled) -> bytes:
+    """The downloaded bytes, wherever they are kept."""
+    return spooled.source.read_bytes() if isinstance(spooled.source, Path) else spooled.source
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -192,8 +197,9 @@ async def test_spool_downloads_a_sample_file_intact(
     spooled = await downloader(http, slack).spool(url, folder, max_bytes=MiB, name="sales.csv")
     original = sample.read_bytes()
     assert (spooled.size, spooled.sha256) == (len(original), hashlib.sha256(original).hexdigest())
-    assert spooled.path.read_bytes() == original
-    assert (spooled.path.parent, spooled.content_type) == (folder, "text/csv")
+    assert content(spooled) == original
+    assert spooled.content_type == "text/csv"
+    assert (spooled.on_disk, leftovers(folder)) == (False, [])  # a small file is held in memory
     assert [(r.had_authorization, r.token_valid, r.outcome) for r in slack.download_requests] == [(True, True, "file")]
 
 
@@ -205,14 +211,15 @@ async def test_spool_streams_a_20_mb_generated_file(
     url = await drop(slack, FileUpload("big.csv", size=size, pattern=PATTERN))
     spooled = await downloader(http, slack).spool(url, folder, max_bytes=size)
     assert (spooled.size, spooled.sha256) == (size, pattern_digest(size))
-    assert spooled.path.stat().st_size == size
+    assert isinstance(spooled.source, Path)
+    assert (spooled.source.parent, spooled.source.stat().st_size) == (folder, size)
 
 
 async def test_watcher_sees_the_start_of_a_file_while_the_rest_is_held(
     slack: SlackEmulator, http: httpx.AsyncClient, folder: Path
 ) -> None:
     """A download held after 128 KiB has already shown its watcher the first 64 KiB."""
-    size = 4 * MiB
+    size = 8 * MiB
     url = await drop(slack, FileUpload("big.csv", size=size, pattern=PATTERN))
     slack.stall_downloads(128 * 1024)
     watch = GrowingSpool(64 * 1024)
@@ -229,7 +236,7 @@ async def test_watcher_reader_gets_every_byte_in_order(
     slack: SlackEmulator, http: httpx.AsyncClient, folder: Path
 ) -> None:
     """Reading behind the download, then releasing, yields exactly the file."""
-    size = 6 * MiB
+    size = 12 * MiB
     url = await drop(slack, FileUpload("big.csv", size=size, pattern=PATTERN))
     watch = GrowingSpool(64 * 1024)
     download = asyncio.ensure_future(downloader(http, slack).spool(url, folder, max_bytes=size, watch=watch))
@@ -257,7 +264,7 @@ async def test_spool_re_adds_the_token_after_a_redirect_to_the_slack_cdn(
     slack.redirect_downloads()
     url = await drop(slack, FileUpload("b.csv", content=b"1,2\n3,4\n"))
     spooled = await downloader(http, slack).spool(url, folder, max_bytes=MiB)
-    assert (spooled.path.read_bytes(), spooled.content_type) == (b"1,2\n3,4\n", "text/csv")
+    assert (content(spooled), spooled.content_type) == (b"1,2\n3,4\n", "text/csv")
     assert [(r.host, r.had_authorization, r.outcome) for r in slack.download_requests] == [
         ("primary", True, "redirect"),
         ("cdn", True, "file"),
@@ -274,7 +281,7 @@ async def test_spool_follows_a_redirect_to_a_non_slack_cdn_without_the_token(
         url = await drop(slack, FileUpload("b.csv", content=b"1,2\n"))
         spooled = await downloader(http, slack).spool(url, folder, max_bytes=MiB)
         assert spooled.content_type == "text/html"
-        assert b"Sign in" in spooled.path.read_bytes()
+        assert b"Sign in" in content(spooled)
         assert [(r.host, r.had_authorization, r.outcome) for r in slack.download_requests] == [
             ("primary", True, "redirect"),
             ("cdn", False, "login_page"),
@@ -289,7 +296,7 @@ async def test_spool_with_a_wrong_token_reports_the_html_login_page(
     wrong = SlackDownloader(http, "xoxb-not-the-token", api_url=slack.api_url)
     spooled = await wrong.spool(url, folder, max_bytes=MiB)
     assert spooled.content_type == "text/html"
-    assert b"Sign in to Slack" in spooled.path.read_bytes()
+    assert b"Sign in to Slack" in content(spooled)
     assert [(r.had_authorization, r.token_valid) for r in slack.download_requests] == [(True, False)]
 
 
@@ -326,8 +333,10 @@ async def test_aiter_file_reads_a_spooled_file_back_in_chunks(
 ) -> None:
     """aiter_file yields the spooled bytes in order, no chunk longer than asked."""
     url = await drop(slack, FileUpload("m.csv", size=MiB, pattern=PATTERN))
-    spooled = await downloader(http, slack).spool(url, folder, max_bytes=MiB)
-    chunks = [chunk async for chunk in aiter_file(spooled.path, chunk_size=100_000)]
+    fetcher = SlackDownloader(http, slack.bot_token, api_url=slack.api_url, in_memory_up_to=0)
+    spooled = await fetcher.spool(url, folder, max_bytes=MiB)
+    assert isinstance(spooled.source, Path)
+    chunks = [chunk async for chunk in aiter_file(spooled.source, chunk_size=100_000)]
     assert max(map(len, chunks)) == 100_000
     assert hashlib.sha256(b"".join(chunks)).hexdigest() == spooled.sha256
 
@@ -385,7 +394,7 @@ async def test_spool_redirected_off_slack_to_a_signed_url_sends_no_token(
             fetcher = SlackDownloader(http, "xoxb-real-token", api_url=f"{slack_url}/api/")
             spooled = await fetcher.spool(f"{slack_url}/files-pri/T1-F1/download/a.csv", folder, max_bytes=MiB)
 
-    assert spooled.path.read_bytes() == b"x,y\n"
+    assert content(spooled) == b"x,y\n"
     assert slack_seen.requests == [("/files-pri/T1-F1/download/a.csv", "", "Bearer xoxb-real-token")]
     assert cdn_seen.requests == [("/signed/a.csv", "sig=s3cret-signature", None)]
     logged = "\n".join(record.getMessage() for record in caplog.records)
@@ -446,11 +455,12 @@ async def test_spool_retries_two_500s_then_succeeds(http: httpx.AsyncClient, fol
         return web.Response(body=b"third time\n", content_type="text/plain")
 
     async with serve(flaky) as base:
-        fetcher = SlackDownloader(http, "xoxb-t", api_url=f"{base}/api/", retry_delays=FAST)
+        fetcher = SlackDownloader(http, "xoxb-t", api_url=f"{base}/api/", retry_delays=FAST, in_memory_up_to=0)
         spooled = await fetcher.spool(f"{base}/f.txt", folder, max_bytes=MiB)
     assert len(seen.requests) == 3
-    assert (spooled.path.read_bytes(), spooled.content_type) == (b"third time\n", "text/plain")
-    assert leftovers(folder) == [spooled.path.name]
+    assert (content(spooled), spooled.content_type) == (b"third time\n", "text/plain")
+    assert isinstance(spooled.source, Path)
+    assert leftovers(folder) == [spooled.source.name]
 
 
 async def test_spool_gives_up_after_the_retries(http: httpx.AsyncClient, folder: Path) -> None:
@@ -500,7 +510,7 @@ async def test_spool_honours_retry_after_instead_of_its_own_pause(http: httpx.As
         started = time.monotonic()
         spooled = await fetcher.spool(f"{base}/f.csv", folder, max_bytes=MiB)
         elapsed = time.monotonic() - started
-    assert spooled.path.read_bytes() == b"ok"
+    assert content(spooled) == b"ok"
     assert 0.9 <= elapsed < 5.0
 
 
@@ -519,10 +529,11 @@ async def test_spool_gives_up_at_once_on_a_long_retry_after(http: httpx.AsyncCli
     assert len(seen.requests) == 1
 
 
+@pytest.mark.parametrize("in_memory_up_to", [0, 2 * MiB], ids=["on disk", "in memory"])
 async def test_spool_retries_a_connection_dropped_mid_body_and_starts_clean(
-    http: httpx.AsyncClient, folder: Path
+    http: httpx.AsyncClient, folder: Path, in_memory_up_to: int
 ) -> None:
-    """A body cut short by a dropped connection is fetched again; the file holds only the second copy."""
+    """A body cut short by a dropped connection is fetched again; only the second copy is kept."""
     body = bytes(range(256)) * 4096
     seen = Seen()
 
@@ -537,10 +548,13 @@ async def test_spool_retries_a_connection_dropped_mid_body_and_starts_clean(
         return response
 
     async with serve(cut) as base:
-        fetcher = SlackDownloader(http, "xoxb-t", api_url=f"{base}/api/", retry_delays=FAST)
+        fetcher = SlackDownloader(
+            http, "xoxb-t", api_url=f"{base}/api/", retry_delays=FAST, in_memory_up_to=in_memory_up_to
+        )
         spooled = await fetcher.spool(f"{base}/f.bin", folder, max_bytes=2 * MiB)
     assert len(seen.requests) == 2
     assert (spooled.size, spooled.sha256) == (len(body), hashlib.sha256(body).hexdigest())
+    assert content(spooled) == body
 
 
 async def test_spool_cancelled_mid_body_leaves_no_file(http: httpx.AsyncClient, folder: Path) -> None:
@@ -557,7 +571,7 @@ async def test_spool_cancelled_mid_body_leaves_no_file(http: httpx.AsyncClient, 
 
     async with serve(stall) as base:
         try:
-            fetcher = SlackDownloader(http, "xoxb-t", api_url=f"{base}/api/")
+            fetcher = SlackDownloader(http, "xoxb-t", api_url=f"{base}/api/", in_memory_up_to=0)
             task = asyncio.create_task(fetcher.spool(f"{base}/f.bin", folder, max_bytes=8 * MiB))
             await asyncio.wait_for(started.wait(), 5)
             await asyncio.sleep(0.05)

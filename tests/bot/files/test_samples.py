@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.files.gate import Rejection, check_content, check_declared
+from bot.files.archives import OOXML_MAIN_PARTS
+from bot.files.gate import Rejection, check_content, check_declared, check_head
 from bot.files.names import safe_name
+from bot.files.sniff import HEAD_BYTES
+from bot.files.types import extension_of
 from tests.bot.files.samples import HOSTILE, VALID, slack_file
 
 LIMIT = 100 * 1024 * 1024
@@ -98,3 +101,22 @@ def test_login_page_sentence_explains_the_fix() -> None:
     assert "files:read" in rejection.reason
     assert "reinstall" in rejection.reason
     assert "/invite" in rejection.reason
+
+
+@pytest.mark.parametrize("path", [*VALID, *HOSTILE], ids=lambda path: path.name)
+def test_bytes_held_in_memory_get_the_same_verdict_as_the_file(path: Path) -> None:
+    """A small file is checked from memory: every sample gets the verdict its file on disk gets."""
+    file = slack_file(path)
+    assert check_content(file, path.read_bytes()) == check_content(file, path)
+
+
+@pytest.mark.parametrize("path", [*VALID, *HOSTILE], ids=lambda path: path.name)
+def test_start_of_a_file_never_passes_what_the_whole_file_refuses_for_its_start(path: Path) -> None:
+    """check_head, on the first bytes alone, refuses everything check_content refuses from them."""
+    file = slack_file(path)
+    whole = check_content(file, path)
+    head = check_head(file, path.read_bytes()[:HEAD_BYTES], whole=True)
+    if head is not None:
+        assert head == whole
+    elif whole is not None:
+        assert extension_of(path.name) in OOXML_MAIN_PARTS  # only a package's parts need the end
