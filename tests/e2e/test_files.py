@@ -285,24 +285,30 @@ async def upload_in_flight(foundry: FoundryEmulator) -> None:
     raise AssertionError("no upload to Foundry began while the download was held")
 
 
-async def test_large_file_streams_to_foundry_while_still_downloading(stack: Stack) -> None:
+#: Held in memory while relayed (up to 4 MiB), and spooled to disk.
+SIZES = pytest.mark.parametrize("size", [2 * MiB, 8 * MiB], ids=["in memory", "spooled"])
+
+
+@SIZES
+async def test_large_file_streams_to_foundry_while_still_downloading(stack: Stack, size: int) -> None:
     """With the download held after 256 KB, the upload has already begun; the file arrives intact."""
     stack.slack.stall_downloads(256 * 1024)
-    channel, root = await drop(stack, [FileUpload("big.csv", size=8 * MiB, pattern=ROWS)])
+    channel, root = await drop(stack, [FileUpload("big.csv", size=size, pattern=ROWS)])
     await upload_in_flight(stack.foundry)
     assert stack.foundry.state.files == {}
     stack.slack.resume_downloads()
     await stack.slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
     await settle(stack)
     (file_id,) = stack.foundry.state.files
-    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (8 * MiB // len(ROWS))).hexdigest()
+    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (size // len(ROWS))).hexdigest()
     assert uploads(stack.foundry) == 1
 
 
-async def test_large_file_failing_a_late_check_never_reaches_foundry(stack: Stack) -> None:
+@SIZES
+async def test_large_file_failing_a_late_check_never_reaches_foundry(stack: Stack, size: int) -> None:
     """A .csv whose start is text but whose end is binary: its upload is cut off before the end."""
     stack.slack.stall_downloads(256 * 1024)
-    content = ROWS * (6 * MiB // len(ROWS)) + bytes(range(256)) * 64
+    content = ROWS * (size // len(ROWS)) + bytes(range(256)) * 64
     channel, root = await drop(stack, [FileUpload("tail.csv", content=content)])
     await upload_in_flight(stack.foundry)
     stack.slack.resume_downloads()
