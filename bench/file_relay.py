@@ -14,7 +14,7 @@ relays the file to the Foundry emulator in a fresh process of its own (``bench.f
   multipart POST to ``/openai/v1/files`` (framed by ``bot.foundry.multipart.StreamedMultipart``).
 
 Both emulators run in this process, on loopback. Runs alternate bot/baseline; each size runs
-``--runs`` times per target (default 3, at least 2). Reported per size: the best throughput of
+``--runs`` times per target (default 5, at least 2). Reported per size: the best throughput of
 each target, their ratio, and the largest peak-RSS growth of each (``VmHWM`` at the end −
 ``VmHWM`` when the relay started, the peak being reset to the current RSS first where the kernel
 allows it), then how the bot's best run split its time. Every upload is checked: the Foundry
@@ -274,7 +274,7 @@ def report(figures: list[SizeFigures], runs: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.file_relay", description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=list(SIZES_MB), help="file sizes in MB (2**20 bytes)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per size and target (at least 2; default 3)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per size and target (at least 2; default 5)")
     args = parser.parse_args(argv)
     runs = max(2, args.runs)
     if any(not 1 <= s <= 512 for s in args.sizes):

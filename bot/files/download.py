@@ -252,19 +252,23 @@ class SlackDownloader:
         """
         hasher = hashlib.sha256()
         pieces: list[bytes] = []
-        size = 0
+        size = reported = 0
+        batch_size = min(FIRST_BATCH, self._chunk_size)
         watch = target.watch
         if watch is not None:
             watch.started(None, _media_type(response))
-        async for piece in response.aiter_bytes():
+        async for piece in _body(response):
             size += len(piece)
             if size > target.max_bytes:
                 too_large = f"{describe(url)} passed {target.max_bytes} bytes"
                 raise FileTooLarge(too_large, name=target.name, limit=target.max_bytes)
             hasher.update(piece)
             pieces.append(piece)
-            if watch is not None:
-                watch.wrote((piece,), size)
+            if watch is not None and size - reported >= batch_size:  # in batches, as on disk
+                watch.wrote(_since(pieces, size - reported), size)
+                reported, batch_size = size, min(2 * batch_size, self._chunk_size)
+        if watch is not None and size > reported:
+            watch.wrote(_since(pieces, size - reported), size)
         logger.debug("downloaded %d bytes from %s (held in memory)", size, describe(url))
         data = b"".join(pieces)
         return Spooled(source=data, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
@@ -301,7 +305,7 @@ class SlackDownloader:
                 watch.wrote(pieces, written)
 
         try:
-            async for piece in response.aiter_bytes():
+            async for piece in _body(response):
                 size += len(piece)
                 if size > limit:
                     raise FileTooLarge(f"{describe(url)} passed {limit} bytes", name=target.name, limit=limit)
@@ -344,6 +348,22 @@ def _new_spool_file(folder: Path) -> tuple[Path, IO[bytes]]:
     """A new, private (0600) file in ``folder``, open for writing; its name owes nothing to the uploader's."""
     fd, name = tempfile.mkstemp(prefix="slack-", suffix=".download", dir=folder)
     return Path(name), os.fdopen(fd, "wb")
+
+
+def _body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's pieces as they arrive: raw when it is not encoded (we ask for ``identity``),
+    which skips httpx's decoding layers; decoded when a server encoded it anyway."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    return response.aiter_raw() if encoding in ("", "identity") else response.aiter_bytes()
+
+
+def _since(pieces: list[bytes], count: int) -> list[bytes]:
+    """The last pieces, ``count`` bytes of them in all (whole pieces)."""
+    taken, index = 0, len(pieces)
+    while taken < count:
+        index -= 1
+        taken += len(pieces[index])
+    return pieces[index:]
 
 
 def _absorb(out: IO[bytes], update: Callable[[bytes], object], pieces: list[bytes]) -> None:

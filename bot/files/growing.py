@@ -14,10 +14,16 @@ the closing boundary is never sent, and the server never gets a file.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["GrowingSpool", "SpoolChanged"]
+__all__ = ["WINDOW", "GrowingSpool", "SpoolChanged"]
+
+#: The latest bytes of a spooled download kept in memory for a reader that keeps up with it.
+WINDOW = 4 * 1024 * 1024
 
 
 class SpoolChanged(Exception):
@@ -28,10 +34,15 @@ class SpoolChanged(Exception):
 class GrowingSpool:
     """How far a download has written its spool file, and the owner's verdict on it."""
 
-    def __init__(self, head_size: int) -> None:
+    def __init__(self, head_size: int, *, window: int = WINDOW) -> None:
         #: The spool file; None before the body starts, and for a body held in memory.
         self.path: Path | None = None
+        # The latest pieces (all of them for a body in memory) and where each starts: a reader
+        # that keeps up takes them from here, not from the disk.
+        self._window = window
+        self._starts: list[int] = []
         self._pieces: list[bytes] = []
+        self._held = 0
         #: The media type the file was served with, once its body started ("" before).
         self.content_type = ""
         self._head_size = head_size
@@ -48,14 +59,24 @@ class GrowingSpool:
         """A response body begins at offset 0 of ``path``, or in memory (again, after a retry)."""
         self.path, self.content_type, self._size = path, content_type, 0
         self._head.clear()
-        self._pieces = []
+        self._starts, self._pieces, self._held = [], [], 0
         self._bodies += 1
         self._notify()
 
     def wrote(self, batch: Sequence[bytes], size: int) -> None:
         """``batch`` is written (or held), ending at offset ``size``; the file's start is kept for :meth:`head`."""
-        if self.path is None:
-            self._pieces.extend(batch)  # the same objects the downloader holds: no copy
+        start = size - sum(len(piece) for piece in batch)
+        for piece in batch:  # the same objects the downloader holds: no copy
+            self._starts.append(start)
+            self._pieces.append(piece)
+            start += len(piece)
+            self._held += len(piece)
+        if self.path is not None:  # on disk: keep only the latest ``window`` bytes
+            drop = 0
+            while self._held - len(self._pieces[drop]) >= self._window:
+                self._held -= len(self._pieces[drop])
+                drop += 1
+            del self._starts[:drop], self._pieces[:drop]
         for piece in batch:
             if len(self._head) >= self._head_size:
                 break
@@ -101,17 +122,21 @@ class GrowingSpool:
         if not self._bodies:
             raise SpoolChanged("nothing has been written yet")
         body = self._bodies
-        handle = None if self.path is None else await asyncio.to_thread(self.path.open, "rb")
+        handle: BinaryIO | None = None
         try:
-            offset = index = 0
+            offset = 0
             while True:
                 self._check(body, limit)
                 if offset < self._size:
-                    if handle is None:
-                        chunk, index = self._pieces[index], index + 1
-                    else:
-                        chunk = await asyncio.to_thread(handle.read, min(chunk_size, self._size - offset))
+                    chunk = self._held_from(offset, chunk_size)
+                    if chunk is None:  # behind the window: from the spool file
+                        if handle is None:
+                            handle = await asyncio.to_thread(self._open_at, offset)
+                        behind = (self._starts[0] if self._starts else self._size) - offset
+                        chunk = await asyncio.to_thread(handle.read, min(chunk_size, behind))
                         self._check(body, limit)
+                    elif handle is not None:
+                        handle.seek(offset)  # back in the window: a later disk read resumes here
                     if not chunk:
                         raise SpoolChanged("the spool file is shorter than reported")
                     offset += len(chunk)
@@ -123,6 +148,31 @@ class GrowingSpool:
         finally:
             if handle is not None:
                 handle.close()
+
+    def _held_from(self, offset: int, chunk_size: int) -> bytes | None:
+        """Held bytes from ``offset``, about ``chunk_size`` of them (whole pieces), or None if not held.
+
+        Pieces are joined into one chunk: a copy costs less than sending many small chunks.
+        """
+        index = bisect.bisect_right(self._starts, offset) - 1
+        if index < 0 or offset >= self._starts[index] + len(self._pieces[index]):
+            return None
+        first = self._pieces[index]
+        parts = [first if offset == self._starts[index] else first[offset - self._starts[index] :]]
+        total = len(parts[0])
+        for piece in itertools.islice(self._pieces, index + 1, None):
+            if total >= chunk_size:
+                break
+            parts.append(piece)
+            total += len(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _open_at(self, offset: int) -> BinaryIO:
+        if self.path is None:
+            raise SpoolChanged("bytes held in memory went missing")
+        handle = self.path.open("rb")
+        handle.seek(offset)
+        return handle
 
     def _check(self, body: int, limit: int) -> None:
         if self._verdict is False:

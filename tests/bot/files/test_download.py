@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import hashlib
 import logging
 import threading
@@ -401,6 +402,20 @@ async def test_spool_redirected_off_slack_to_a_signed_url_sends_no_token(
     assert "/signed/a.csv" in logged
     assert "s3cret" not in logged
     assert "xoxb-real-token" not in logged
+
+
+async def test_spool_decodes_a_body_encoded_against_its_request(http: httpx.AsyncClient, folder: Path) -> None:
+    """The downloader asks for identity; a server that gzips anyway still yields the file's bytes."""
+    original = b"a,b\n" + b"1,2\n" * 50_000
+
+    async def gzipped(request: web.Request) -> web.Response:
+        assert request.headers["Accept-Encoding"] == "identity"
+        return web.Response(body=gzip.compress(original), headers={"Content-Encoding": "gzip"})
+
+    async with serve(gzipped) as base:
+        fetcher = SlackDownloader(http, "xoxb-t", api_url=f"{base}/api/")
+        spooled = await fetcher.spool(f"{base}/f.csv", folder, max_bytes=MiB)
+    assert (content(spooled), spooled.sha256) == (original, hashlib.sha256(original).hexdigest())
 
 
 async def test_spool_gives_up_after_max_redirects(http: httpx.AsyncClient, folder: Path) -> None:

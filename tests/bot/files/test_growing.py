@@ -109,3 +109,32 @@ async def test_head_starts_again_with_the_download(tmp_path: Path, spool: Growin
     writer.start()
     writer.write(b"right bytes")
     assert await spool.head() == b"right by"
+
+
+async def test_reader_that_keeps_up_takes_the_bytes_from_memory(tmp_path: Path) -> None:
+    """Within the window the spool file is never read: here it is gone, and the reader still gets every byte."""
+    spool = GrowingSpool(HEAD, window=1000)
+    writer = Writer(tmp_path / "f", spool)
+    writer.start()
+    writer.write(b"abc", b"def")
+    writer.write(b"ghij")
+    writer.path.unlink()
+    spool.ended()
+    spool.release()
+    assert await read_all(spool) == b"abcdefghij"
+
+
+async def test_reader_behind_the_window_reads_the_older_bytes_from_disk(tmp_path: Path) -> None:
+    """Only the latest bytes stay in memory; a reader that fell behind reads the rest from the file."""
+    spool = GrowingSpool(HEAD, window=4)
+    writer = Writer(tmp_path / "f", spool)
+    writer.start()
+    for piece in (b"012", b"345", b"678", b"9ab", b"cde"):
+        writer.write(piece)
+    spool.ended()
+    spool.release()
+    assert await read_all(spool, chunk_size=5) == b"0123456789abcde"
+    writer.path.unlink()  # the window alone no longer holds the start
+    spool.release()
+    with pytest.raises(FileNotFoundError):
+        await read_all(spool)
