@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from pathlib import Path
 
 import pytest
@@ -305,7 +306,9 @@ async def test_large_file_streams_to_foundry_while_still_downloading(stack: Stac
 
 
 @SIZES
-async def test_large_file_failing_a_late_check_never_reaches_foundry(stack: Stack, size: int) -> None:
+async def test_large_file_failing_a_late_check_never_reaches_foundry(
+    stack: Stack, size: int, caplog: pytest.LogCaptureFixture
+) -> None:
     """A .csv whose start is text but whose end is binary: its upload is cut off before the end."""
     stack.slack.stall_downloads(256 * 1024)
     content = ROWS * (size // len(ROWS)) + bytes(range(256)) * 64
@@ -318,6 +321,7 @@ async def test_large_file_failing_a_late_check_never_reaches_foundry(stack: Stac
     assert stack.foundry.state.files == {}
     (upload,) = [r for r in stack.foundry.requests if r.route == "files.create"]
     assert upload.status is None  # the connection was dropped: no answer, no file
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []  # nor an emulator error
 
 
 async def test_large_file_dropped_twice_is_checked_whole_before_any_upload(stack: Stack) -> None:

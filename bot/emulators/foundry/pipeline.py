@@ -104,10 +104,9 @@ class Pipeline:
         except web.HTTPException as exc:
             response = _from_http_exception(exc).to_response(record.request_id)
         except ConnectionResetError:
-            # The client hung up mid-body (an upload it cut off): nobody is left to answer.
+            # The client hung up mid-body (an upload it cut off): this answer reaches nobody.
             log.info("the client hung up during %s %s", request.method, request.path)
-            record.status = None
-            raise
+            response = ApiError(400, "The request body ended before it was complete.").to_response(record.request_id)
         except Exception:
             # A bug in the emulator still answers like the service would: a 500 server_error.
             log.exception("the emulator failed on %s %s", request.method, request.path)
