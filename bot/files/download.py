@@ -1,4 +1,4 @@
-"""Downloading a Slack file to disk: the token only for Slack, redirects by hand, flat memory.
+"""Downloading a Slack file: the token only for Slack, redirects by hand, flat memory.
 
 Slack serves ``url_private_download`` only to a request that carries the bot token, and it may
 answer with a redirect to another host (slack-api.md §5.2). HTTP clients drop ``Authorization``
@@ -9,12 +9,13 @@ where :func:`~bot.files.hosts.token_allowed` says so: a Slack host over https, o
 is followed *without* the token: the signature in that URL is its credential, and the token is
 not ours to hand to anyone but Slack. A first URL that is not a Slack host is not fetched at all.
 
-The body streams into a new temporary file in the caller's folder, hashed as it goes and cut
-off at ``max_bytes``, so memory stays near ``chunk_size`` whatever the file's size: the pieces
-httpx reads are gathered into batches (64 KiB first, doubling up to ``chunk_size``), each
-written and hashed in one worker-thread hop and then reported to an optional
-:class:`SpoolWatcher`, which may read the file behind the download. A login page is not an
-error here: :attr:`Spooled.content_type` says ``text/html`` and the caller decides.
+The body is hashed as it comes and cut off at ``max_bytes``. A small one (announced at no more
+than ``in_memory_up_to``) is held in memory. A larger one streams into a new temporary file in
+the caller's folder, or is passed on to a :class:`SpoolWatcher` that paces it; either way memory
+stays near ``chunk_size`` whatever the file's size: the pieces httpx reads are gathered into
+batches (64 KiB first, doubling up to ``chunk_size``), each written (or handed on) and hashed
+in one worker-thread hop. A login page is not an error here: :attr:`Spooled.content_type` says
+``text/html`` and the caller decides.
 Logs and error details name host and path only: never the query (signed URLs), never the token.
 """
 
@@ -63,8 +64,9 @@ MAX_RETRY_AFTER_S = 30.0
 class Spooled:
     """A downloaded file: its bytes (a spool file, or a small file's bytes), size, SHA-256 (hex) and served type."""
 
-    #: The spool file, or for a file of at most ``in_memory_up_to`` bytes, the bytes themselves.
-    source: Source
+    #: The spool file; for a file of at most ``in_memory_up_to`` bytes, the bytes themselves; None
+    #: for a body passed on to a watcher (nothing kept).
+    source: Source | None
     size: int
     sha256: str
     #: The final response's media type, lower-case, without parameters ("" when none was sent).
@@ -77,6 +79,8 @@ class Spooled:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The bytes from the start, a chunk at a time (read in a worker thread from disk)."""
+        if self.source is None:
+            raise ValueError("the body was passed on, not kept")
         if isinstance(self.source, Path):
             async for chunk in aiter_file(self.source):
                 yield chunk
@@ -90,13 +94,16 @@ class Spooled:
 
 
 class SpoolWatcher(Protocol):
-    """**Protocol:** told how far a download has written its spool file."""
+    """**Protocol:** told of a body held in memory or passed on, batch by batch, as it arrives."""
 
-    def started(self, path: Path | None, content_type: str) -> None:
-        """A response body begins at offset 0 of ``path``, or in memory when None (again, after a retry)."""
+    def started(self, content_type: str) -> None:
+        """A response body begins (again, after a retry)."""
 
     def wrote(self, batch: Sequence[bytes], size: int) -> None:
-        """``batch`` is on disk (flushed, visible to another reader) or held, ending at offset ``size``."""
+        """``batch`` arrived, ending at offset ``size``."""
+
+    async def room(self) -> None:
+        """Return when the next batch of a body that is passed on may come (the watcher holds it)."""
 
 
 @dataclass
@@ -107,6 +114,8 @@ class _Target:
     max_bytes: int
     name: str
     watch: SpoolWatcher | None
+    #: Pass a body too large to hold in memory on to the watcher, rather than keep it in a file.
+    pass_on: bool = False
     #: The spool file, once a body too large to hold in memory began.
     path: Path | None = None
 
@@ -148,18 +157,34 @@ class SlackDownloader:
         self._max_redirects = max_redirects
         self._retry_delays = tuple(retry_delays)
 
+    @property
+    def in_memory_up_to(self) -> int:
+        """A body announced at no more than this many bytes is held in memory."""
+        return self._in_memory_up_to
+
     async def spool(
-        self, url: str, folder: Path, *, max_bytes: int, name: str = "file", watch: SpoolWatcher | None = None
+        self,
+        url: str,
+        folder: Path,
+        *,
+        max_bytes: int,
+        name: str = "file",
+        watch: SpoolWatcher | None = None,
+        pass_on: bool = False,
     ) -> Spooled:
         """Download ``url``; a :class:`FileRelayError` says why not.
 
-        A body Slack announces at no more than ``in_memory_up_to`` bytes is kept in memory; any
-        other goes into a new file in ``folder``, and ``watch`` hears where it is written and how
-        far, batch by batch. Nothing is left in ``folder`` when this raises, cancellation included.
+        A body Slack announces at no more than ``in_memory_up_to`` bytes is kept in memory, and
+        ``watch`` hears of it batch by batch. A larger one goes into a new file in ``folder``,
+        or with ``pass_on``, only to ``watch``, which paces it (see :meth:`SpoolWatcher.room`):
+        the :class:`Spooled` then holds no bytes. Nothing is left in ``folder`` when this
+        raises, cancellation included.
         """
+        if pass_on and watch is None:
+            raise ValueError("a body passed on needs a watcher to take it")
         shown = safe_name(name)
         start = self._first_url(url, shown)
-        target = _Target(folder, max_bytes, shown, watch)
+        target = _Target(folder, max_bytes, shown, watch, pass_on)
         try:
             return await self._follow(start, target)
         except BaseException:
@@ -245,7 +270,7 @@ class SlackDownloader:
     async def _hold(self, response: httpx.Response, url: httpx.URL, target: _Target) -> Spooled:
         """Keep a small body in memory, hashing it piece by piece (the bytes never touch the disk).
 
-        The watcher hears of each piece as it arrives, and may read the held pieces.
+        The watcher hears of the pieces in batches as they arrive.
 
         Only for a body whose ``Content-Length`` is at most ``in_memory_up_to``: the HTTP client
         refuses a body longer than announced, so what is held never passes that.
@@ -256,7 +281,7 @@ class SlackDownloader:
         batch_size = min(FIRST_BATCH, self._chunk_size)
         watch = target.watch
         if watch is not None:
-            watch.started(None, _media_type(response))
+            watch.started(_media_type(response))
         async for piece in _body(response):
             size += len(piece)
             if size > target.max_bytes:
@@ -274,35 +299,41 @@ class SlackDownloader:
         return Spooled(source=data, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
 
     async def _save(self, response: httpx.Response, url: httpx.URL, target: _Target) -> Spooled:
-        """Stream the body into the target's file (truncated first, so a retry starts clean), hashing it.
+        """Stream the body into the target's file (truncated first, so a retry starts clean), or
+        on to its watcher, hashing it.
 
         Pieces come as httpx decodes them (one socket read each) and go to the worker thread as a
         list once a batch is held: no copy. ``aiter_bytes(chunk_size)`` would copy every byte
         twice to re-slice it, which cost more CPU than the hashing. One batch is written and
         hashed while the next is read from the network, so at most two are held at once. The
         first batch is small and each next one twice as large, up to ``chunk_size``: the start
-        of the file reaches the disk, and the watcher, early.
+        of the file reaches the watcher early. A body passed on is handed to the watcher a batch
+        at a time, as soon as the watcher has room, and only hashed here.
         """
         hasher = hashlib.sha256()
-        limit, watch = target.max_bytes, target.watch
+        limit = target.max_bytes
         size = 0
         batch: list[bytes] = []
         held = 0
         batch_size = min(FIRST_BATCH, self._chunk_size)
         writing: asyncio.Future[None] | None = None
-        if target.path is None:
+        watch = target.watch if target.pass_on else None
+        path: Path | None = None
+        out: IO[bytes] | None = None
+        if watch is not None:
+            watch.started(_media_type(response))
+        elif target.path is None:
             path, out = await asyncio.to_thread(_new_spool_file, target.folder)
             target.path = path
         else:
             path = target.path
             out = await asyncio.to_thread(path.open, "wb")
-        if watch is not None:
-            watch.started(path, _media_type(response))
 
         async def absorb(pieces: list[bytes], written: int) -> None:
-            await asyncio.to_thread(_absorb, out, hasher.update, pieces)
             if watch is not None:
+                await watch.room()
                 watch.wrote(pieces, written)
+            await asyncio.to_thread(_absorb, out, hasher.update, pieces)
 
         try:
             async for piece in _body(response):
@@ -329,8 +360,9 @@ class SlackDownloader:
                 await asyncio.wait([writing])
                 if not writing.cancelled():
                     writing.exception()
-            out.close()  # flushes at most one small buffer; never skipped, even when cancelled
-        logger.debug("downloaded %d bytes from %s", size, describe(url))
+            if out is not None:
+                out.close()  # flushes at most one small buffer; never skipped, even when cancelled
+        logger.debug("downloaded %d bytes from %s%s", size, describe(url), "" if path else " (passed on)")
         return Spooled(source=path, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
 
 
@@ -366,13 +398,11 @@ def _since(pieces: list[bytes], count: int) -> list[bytes]:
     return pieces[index:]
 
 
-def _absorb(out: IO[bytes], update: Callable[[bytes], object], pieces: list[bytes]) -> None:
-    """Write and hash a batch of pieces, in order (in a worker thread: both release the GIL on large buffers).
-
-    Flushed, so a reader of the same file sees every byte of the batch once this returns.
-    """
-    out.writelines(pieces)
-    out.flush()
+def _absorb(out: IO[bytes] | None, update: Callable[[bytes], object], pieces: list[bytes]) -> None:
+    """Write (unless there is no file) and hash a batch of pieces, in order (in a worker thread:
+    both release the GIL on large buffers)."""
+    if out is not None:
+        out.writelines(pieces)
     for piece in pieces:
         update(piece)
 

@@ -11,7 +11,7 @@ which names the file only by its safe name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from bot.files.declared import declared_type_fits
 from bot.files.names import human_size, safe_name
 from bot.files.sniff import HEAD_BYTES, HTML_PAGE, has_magic, looks_like_html, sniff
 from bot.files.source import Source, open_source
-from bot.files.text import head_is_text, is_text, sample_is_text
+from bot.files.text import head_is_text, is_text, sample_is_text, samples_are_text
 from bot.files.types import ACCEPTED, LABELS, TEXT, accepted_list, extension_of
 
 #: Foundry refuses larger files (MAX_FILE_MB counts the same binary megabytes).
@@ -126,6 +126,23 @@ def check_content(file: SlackFile, source: Source, *, content_type: str = "") ->
     else:
         looks_like = None
     return None if looks_like is None else _mismatch(file, ext, looks_like)
+
+
+def check_sampled(
+    file: SlackFile, head: bytes, sample: Callable[[int, int], bytes], size: int, *, content_type: str = ""
+) -> Rejection | None:
+    """:func:`check_content` for a file that was passed on rather than kept.
+
+    ``head`` is its start and ``sample(offset, count)`` gives bytes within
+    :func:`~bot.files.text.sample_ranges`, which is all the check reads of a type whose start
+    decides it (see :func:`starts_decide`).
+    """
+    if not starts_decide(file):
+        raise ValueError(f"{extension_of(file.name)} files are checked whole")
+    rejection = check_head(file, head, content_type=content_type, whole=len(head) >= size)
+    if rejection is not None or extension_of(file.name) not in TEXT:
+        return rejection
+    return None if samples_are_text(sample, size) else _mismatch(file, extension_of(file.name), "binary data")
 
 
 def starts_decide(file: SlackFile) -> bool:

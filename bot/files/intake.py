@@ -1,11 +1,12 @@
 """Files into a thread's sandbox: checked, streamed from Slack to Foundry, recorded, reported.
 
-Small files are held in memory and larger ones spooled to a private temporary file, hashed as
-they arrive (memory stays flat whatever the size). Nothing that fails a check reaches Foundry:
-most types are judged from their first bytes, so their upload starts while the rest arrives,
-and is completed only once the whole file passed (see :meth:`FileIntake._attach_one`). The
-same bytes dropped twice in one thread are uploaded once. Every file gets a visible outcome,
-attached or skipped with its reason.
+Files are hashed as they arrive and memory stays flat whatever their size: small ones are held
+in memory; a large one whose type its first bytes decide is passed straight on to Foundry and
+kept nowhere (the gate reads its start and samples taken on the way); other large ones are
+spooled to a private temporary file. Nothing that fails a check reaches Foundry: an upload
+that starts while the rest of the file arrives is completed only once the whole file passed
+(see :meth:`FileIntake._relay`). The same bytes dropped twice in one thread are uploaded once.
+Every file gets a visible outcome, attached or skipped with its reason.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from bot.files.gate import (
     check_content,
     check_declared,
     check_head,
+    check_sampled,
     starts_decide,
     too_many_files,
 )
 from bot.files.growing import GrowingSpool, SpoolChanged
 from bot.files.names import human_size, plain_name, safe_name
 from bot.files.sniff import HEAD_BYTES
-from bot.files.types import ACCEPTED, extension_of
+from bot.files.text import sample_ranges
+from bot.files.types import ACCEPTED, TEXT, extension_of
 from bot.foundry.client import Foundry
 from bot.foundry.models import FileObject
 from storage.protocol import Store
@@ -86,18 +89,7 @@ class FileIntake:
         return [await self._attach_one(session, dict(raw)) for raw in files]
 
     async def _attach_one(self, session: Session, raw: dict[str, Any]) -> Outcome:
-        """Download, check, record and upload one file; its outcome says which step stopped it.
-
-        The download starts as soon as Slack's description of the file passed, while the thread's
-        files are read: a file already attached, or one past the thread's slots, cancels it (and
-        nothing has left Slack). A file whose type its first bytes decide, and whose size no file
-        of the thread shares, starts its upload once those bytes passed, reading the download as
-        it arrives; its last bytes go only once the whole file passed :func:`check_content`, and
-        if it doesn't, the upload is cut off short of its end, so Foundry never gets the file.
-        Any other file (an Office package, whose parts are listed at its end, or one that might
-        repeat a file of the thread) is checked and hashed whole before its upload begins. A
-        failed upload is tried again from the downloaded copy.
-        """
+        """Resolve, check against what Slack says, then relay one file; its outcome says which step stopped it."""
         try:
             raw = await self._resolve(raw)
         except FileRelayError as exc:
@@ -107,8 +99,31 @@ class FileIntake:
         if rejection is not None:
             return Outcome(False, rejection.reason)
         url = str(raw.get("url_private_download") or raw.get("url_private") or "")
-        growing = GrowingSpool(HEAD_BYTES)
-        download = asyncio.ensure_future(self._spool(file, url, watch=growing))
+        # A large file whose type its start decides is passed straight on to Foundry, kept
+        # nowhere; should that not work out, it is fetched again into a spool file and sent from there.
+        pass_on = starts_decide(file) and file.size > self._downloader.in_memory_up_to
+        outcome = await self._relay(session, file, url, pass_on=pass_on)
+        if outcome is None:
+            logger.info("relaying %s straight through did not work out; fetching it again to send from disk", file.id)
+            outcome = await self._relay(session, file, url, pass_on=False)
+        return outcome or Outcome(False, f"Couldn't attach {safe_name(file.name)}. Drop it again to retry.")
+
+    async def _relay(self, session: Session, file: SlackFile, url: str, *, pass_on: bool) -> Outcome | None:
+        """Download, check, record and upload; None when a file passed on must be fetched again.
+
+        The download starts while the thread's files are read: a file already attached, or one
+        past the thread's slots, cancels it (and nothing has left Slack). A file whose type its
+        first bytes decide, and whose size no file of the thread shares, starts its upload once
+        those bytes passed, taking the download as it arrives; its last bytes go only once the
+        whole file passed the gate (on the whole file, or on the samples the gate reads of a file
+        passed on), and if it doesn't, the upload is cut off short of its end, so Foundry never
+        gets the file. Any other file (an Office package, whose parts are listed at its end, or
+        one that might repeat a file of the thread) is checked and hashed whole before its upload
+        begins. A failed upload is tried again from the kept copy.
+        """
+        samples = sample_ranges(file.size) if pass_on and extension_of(file.name) in TEXT else ()
+        growing = GrowingSpool(HEAD_BYTES, samples=samples)
+        download = asyncio.ensure_future(self._spool(file, url, watch=growing, pass_on=pass_on))
         download.add_done_callback(lambda _: growing.ended())
         upload: asyncio.Future[FileObject] | None = None
         try:
@@ -121,7 +136,10 @@ class FileIntake:
                 return Outcome(False, too_many_files(file, self._slots).reason)
             # Bytes that could repeat a file of the thread are hashed before any is sent (uploaded
             # once); a file whose size no other has can't repeat one.
-            if starts_decide(file) and all(f.size != file.size for f in attached):
+            unique = all(f.size != file.size for f in attached)
+            if pass_on and not unique:
+                return None
+            if starts_decide(file) and unique:
                 head = await growing.head()
                 if head is not None:
                     rejection = check_head(file, head, content_type=growing.content_type)
@@ -132,7 +150,9 @@ class FileIntake:
             if isinstance(spooled, Outcome):
                 return spooled
             try:
-                rejection = await _check_content(file, spooled)
+                if spooled.source is None and spooled.size != file.size:
+                    return None  # the samples were taken where a file of Slack's size has them
+                rejection = await _check_content(file, spooled, growing)
                 if rejection is not None:
                     return Outcome(False, rejection.reason)
                 growing.release()  # a streamed upload's last bytes go while the file is recorded
@@ -163,11 +183,16 @@ class FileIntake:
         except (FoundryError, SpoolChanged) as exc:
             logger.warning("could not discard a second copy of a file: %s", exc)
 
-    async def _spool(self, file: SlackFile, url: str, *, watch: GrowingSpool) -> Spooled | Outcome:
-        """The file downloaded, or the outcome that says why it couldn't be."""
+    async def _spool(self, file: SlackFile, url: str, *, watch: GrowingSpool, pass_on: bool) -> Spooled | Outcome:
+        """The file downloaded (or passed on), or the outcome that says why it couldn't be."""
         try:
             return await self._downloader.spool(
-                url, self._spool_dir, max_bytes=self._max_bytes, name=safe_name(file.name), watch=watch
+                url,
+                self._spool_dir,
+                max_bytes=self._max_bytes,
+                name=safe_name(file.name),
+                watch=watch,
+                pass_on=pass_on,
             )
         except FileRelayError as exc:
             logger.info("download of %s failed: %s", file.id, exc)
@@ -194,11 +219,16 @@ class FileIntake:
 
     async def _upload(
         self, stored: StoredFile, file: SlackFile, spooled: Spooled, *, first: Awaitable[FileObject] | None = None
-    ) -> Outcome:
-        """Upload the spooled file, up to ``UPLOAD_ATTEMPTS`` times; ``first`` is an upload already under way."""
+    ) -> Outcome | None:
+        """Upload the spooled file, up to ``UPLOAD_ATTEMPTS`` times; ``first`` is an upload already under way.
+
+        None when ``first`` failed for a file that was passed on: there is no copy to send again.
+        """
         name = safe_name(file.name)
         error: FoundryError | None = None
         for attempt in range(UPLOAD_ATTEMPTS):
+            if attempt > 0 and spooled.source is None:
+                return None
             try:
                 if attempt == 0 and first is not None:
                     uploaded = await first
@@ -241,11 +271,15 @@ def _mime(file: SlackFile) -> str:
     return accepted[0] if accepted else "application/octet-stream"
 
 
-async def _check_content(file: SlackFile, spooled: Spooled) -> Rejection | None:
-    """The whole-file check: on a spool file in a worker thread, on bytes in memory right here."""
-    if spooled.on_disk:
-        return await asyncio.to_thread(check_content, file, spooled.source, content_type=spooled.content_type)
-    return check_content(file, spooled.source, content_type=spooled.content_type)
+async def _check_content(file: SlackFile, spooled: Spooled, growing: GrowingSpool) -> Rejection | None:
+    """The whole-file check: on a spool file in a worker thread, on bytes in memory right here, and
+    for a file passed on, on its start and the samples taken as it went by."""
+    source, content_type = spooled.source, spooled.content_type
+    if source is None:
+        return check_sampled(file, growing.start, growing.sample, spooled.size, content_type=content_type)
+    if isinstance(source, Path):
+        return await asyncio.to_thread(check_content, file, source, content_type=content_type)
+    return check_content(file, source, content_type=content_type)
 
 
 async def _finish(*tasks: asyncio.Future[Any] | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 
 from bot.files.source import Source, open_source
 
@@ -28,19 +29,40 @@ def is_text(source: Source) -> bool:
     """True if samples from the start, middle and end of the file all read as text."""
     with open_source(source) as stream:
         size = stream.seek(0, 2)
-        stream.seek(0)
-        head = stream.read(HEAD_SAMPLE)
-        if not head_is_text(head, whole=len(head) >= size):
-            return False
-        utf16 = _UTF16.get(head[:2])
-        for offset in _sample_offsets(size, even=utf16 is not None)[1:]:
+
+        def read(offset: int, count: int) -> bytes:
             stream.seek(offset)
-            sample = stream.read(OTHER_SAMPLE)
-            cut_end = offset + len(sample) < size
-            ok = _utf16_ok(sample, utf16) if utf16 else sample_is_text(sample, cut_start=True, cut_end=cut_end)
-            if not ok:
-                return False
+            return stream.read(count)
+
+        return samples_are_text(read, size)
+
+
+def samples_are_text(read: Callable[[int, int], bytes], size: int) -> bool:
+    """:func:`is_text` for a file of ``size`` bytes, whose bytes ``read(offset, count)`` gives.
+
+    It asks only for bytes within :func:`sample_ranges`, so a file passed on without being kept
+    can be judged from copies of those ranges.
+    """
+    head = read(0, HEAD_SAMPLE)
+    if not head_is_text(head, whole=len(head) >= size):
+        return False
+    utf16 = _UTF16.get(head[:2])
+    for offset in _sample_offsets(size, even=utf16 is not None)[1:]:
+        sample = read(offset, OTHER_SAMPLE)
+        cut_end = offset + len(sample) < size
+        ok = _utf16_ok(sample, utf16) if utf16 else sample_is_text(sample, cut_start=True, cut_end=cut_end)
+        if not ok:
+            return False
     return True
+
+
+def sample_ranges(size: int) -> list[tuple[int, int]]:
+    """The byte ranges (start, end) :func:`samples_are_text` may read from a file of ``size`` bytes."""
+    ranges = [(0, min(size, HEAD_SAMPLE))]
+    for offset in _sample_offsets(size, even=False)[1:]:
+        # A UTF-16 file's sample starts on an even offset: at most one byte earlier.
+        ranges.append((max(0, offset - 1), min(size, offset + OTHER_SAMPLE)))
+    return ranges
 
 
 def head_is_text(head: bytes, *, whole: bool) -> bool:

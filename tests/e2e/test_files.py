@@ -339,8 +339,8 @@ async def test_large_file_dropped_twice_is_checked_whole_before_any_upload(stack
     assert len(stack.foundry.state.files) == 1
 
 
-async def test_large_file_whose_streamed_upload_fails_is_sent_again_from_disk(stack: Stack) -> None:
-    """Foundry refuses the streamed upload once; the second try reads the downloaded copy."""
+async def test_large_file_whose_streamed_upload_fails_is_fetched_again_and_sent_from_disk(stack: Stack) -> None:
+    """Foundry refuses the streamed upload once: nothing was kept, so the file is fetched again and sent."""
     stack.foundry.faults.add(Fault(route="files.create", kind="status", status=500, count=1))
     channel, root = await drop(stack, [FileUpload("big.csv", size=8 * MiB, pattern=ROWS)])
     await stack.slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
@@ -348,3 +348,4 @@ async def test_large_file_whose_streamed_upload_fails_is_sent_again_from_disk(st
     (file_id,) = stack.foundry.state.files
     assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (8 * MiB // len(ROWS))).hexdigest()
     assert [r.status for r in stack.foundry.requests if r.route == "files.create"] == [500, 200]
+    assert [d.outcome for d in stack.slack.download_requests] == ["file", "file"]

@@ -216,7 +216,17 @@ async def test_spool_streams_a_20_mb_generated_file(
     assert (spooled.source.parent, spooled.source.stat().st_size) == (folder, size)
 
 
-async def test_watcher_sees_the_start_of_a_file_while_the_rest_is_held(
+async def follow(watch: GrowingSpool, limit: int, *, pause: float = 0.0) -> tuple[int, str]:
+    """Read a watched body to its end as an upload would; returns its size and SHA-256."""
+    digest, read = hashlib.sha256(), 0
+    async for chunk in watch.chunks(MiB, limit=limit):
+        digest.update(chunk)
+        read += len(chunk)
+        await asyncio.sleep(pause)
+    return read, digest.hexdigest()
+
+
+async def test_body_passed_on_shows_its_start_while_the_rest_is_held(
     slack: SlackEmulator, http: httpx.AsyncClient, folder: Path
 ) -> None:
     """A download held after 128 KiB has already shown its watcher the first 64 KiB."""
@@ -224,38 +234,46 @@ async def test_watcher_sees_the_start_of_a_file_while_the_rest_is_held(
     url = await drop(slack, FileUpload("big.csv", size=size, pattern=PATTERN))
     slack.stall_downloads(128 * 1024)
     watch = GrowingSpool(64 * 1024)
-    download = asyncio.ensure_future(downloader(http, slack).spool(url, folder, max_bytes=size, watch=watch))
-    head = await asyncio.wait_for(watch.head(), 10)
-    assert head == (PATTERN * (64 * 1024 // len(PATTERN)))
-    assert not download.done()
-    slack.resume_downloads()
+    download = asyncio.ensure_future(
+        downloader(http, slack).spool(url, folder, max_bytes=size, watch=watch, pass_on=True)
+    )
+    try:
+        head = await asyncio.wait_for(watch.head(), 10)
+        assert head == (PATTERN * (64 * 1024 // len(PATTERN)))
+        assert not download.done()
+    finally:
+        slack.resume_downloads()
+    reader = asyncio.ensure_future(follow(watch, size))
     spooled = await asyncio.wait_for(download, 10)
-    assert (spooled.size, spooled.sha256) == (size, pattern_digest(size))
-
-
-async def test_watcher_reader_gets_every_byte_in_order(
-    slack: SlackEmulator, http: httpx.AsyncClient, folder: Path
-) -> None:
-    """Reading behind the download, then releasing, yields exactly the file."""
-    size = 12 * MiB
-    url = await drop(slack, FileUpload("big.csv", size=size, pattern=PATTERN))
-    watch = GrowingSpool(64 * 1024)
-    download = asyncio.ensure_future(downloader(http, slack).spool(url, folder, max_bytes=size, watch=watch))
-    await watch.head()
-    digest, read = hashlib.sha256(), 0
-
-    async def follow() -> None:
-        nonlocal read
-        async for chunk in watch.chunks(MiB, limit=size):
-            digest.update(chunk)
-            read += len(chunk)
-
-    reader = asyncio.ensure_future(follow())
-    await download
     watch.ended()
     watch.release()
-    await asyncio.wait_for(reader, 10)
-    assert (read, digest.hexdigest()) == (size, pattern_digest(size))
+    assert await asyncio.wait_for(reader, 10) == (size, pattern_digest(size))
+    assert (spooled.source, spooled.size, spooled.sha256) == (None, size, pattern_digest(size))
+    assert leftovers(folder) == []  # nothing was written
+
+
+async def test_body_passed_on_waits_for_a_slow_reader_and_memory_stays_flat(
+    slack: SlackEmulator, http: httpx.AsyncClient, folder: Path
+) -> None:
+    """However slow the reader, the download holds about a window (4 MiB) of unread bytes, not the file."""
+    size = 48 * MiB
+    url = await drop(slack, FileUpload("big.csv", size=size, pattern=PATTERN))
+    watch = GrowingSpool(64 * 1024)
+    tracemalloc.start()
+    try:
+        download = asyncio.ensure_future(
+            downloader(http, slack).spool(url, folder, max_bytes=size, watch=watch, pass_on=True)
+        )
+        reader = asyncio.ensure_future(follow(watch, size, pause=0.01))
+        await asyncio.wait_for(download, 30)
+        watch.ended()
+        watch.release()
+        read = await asyncio.wait_for(reader, 30)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read == (size, pattern_digest(size))
+    assert peak < 12 * MiB, f"peak {peak / MiB:.1f} MiB"
 
 
 async def test_spool_re_adds_the_token_after_a_redirect_to_the_slack_cdn(

@@ -1,9 +1,8 @@
-"""Following a spool file while it is written: the reader ends only when the owner releases it."""
+"""A download on its way to a reader: handed on in order, paced by the reader, ended by the owner."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -12,20 +11,17 @@ from bot.files.growing import GrowingSpool, SpoolChanged
 HEAD = 8
 
 
-class Writer:
-    """Writes a spool file the way the downloader does, batch by batch, and reports each batch."""
+class Feed:
+    """Reports a body's batches to a spool the way the downloader does."""
 
-    def __init__(self, path: Path, spool: GrowingSpool) -> None:
-        self.path, self.spool, self.size = path, spool, 0
+    def __init__(self, spool: GrowingSpool) -> None:
+        self.spool, self.size = spool, 0
 
     def start(self, content_type: str = "text/csv") -> None:
-        self.path.write_bytes(b"")
         self.size = 0
-        self.spool.started(self.path, content_type)
+        self.spool.started(content_type)
 
     def write(self, *pieces: bytes) -> None:
-        with self.path.open("ab") as out:
-            out.writelines(pieces)
         self.size += sum(len(p) for p in pieces)
         self.spool.wrote(list(pieces), self.size)
 
@@ -39,12 +35,12 @@ def _spool() -> GrowingSpool:
     return GrowingSpool(HEAD)
 
 
-async def test_reader_follows_the_writes_and_ends_only_when_released(tmp_path: Path, spool: GrowingSpool) -> None:
-    writer = Writer(tmp_path / "f", spool)
-    writer.start()
-    writer.write(b"abc", b"defgh")
+async def test_reader_follows_the_body_and_ends_only_when_released(spool: GrowingSpool) -> None:
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"abc", b"defgh")
     reader = asyncio.ensure_future(read_all(spool))
-    writer.write(b"ijkl")
+    feed.write(b"ijkl")
     spool.ended()
     await asyncio.sleep(0.05)
     assert not reader.done()  # every byte is read, but the end waits for the verdict
@@ -52,10 +48,30 @@ async def test_reader_follows_the_writes_and_ends_only_when_released(tmp_path: P
     assert await asyncio.wait_for(reader, 5) == b"abcdefghijkl"
 
 
-async def test_abandoned_file_fails_its_reader(tmp_path: Path, spool: GrowingSpool) -> None:
-    writer = Writer(tmp_path / "f", spool)
-    writer.start()
-    writer.write(b"0123456789")
+async def test_reader_gets_whole_pieces_joined_up_to_about_the_chunk_size(spool: GrowingSpool) -> None:
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"ab", b"cd", b"ef", b"ghijk", b"l")
+    spool.ended()
+    spool.release()
+    assert [chunk async for chunk in spool.chunks(5, limit=100)] == [b"abcdef", b"ghijk", b"l"]
+
+
+async def test_reader_that_starts_before_the_body_waits_for_it(spool: GrowingSpool) -> None:
+    reader = asyncio.ensure_future(read_all(spool))
+    await asyncio.sleep(0.01)
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"late")
+    spool.ended()
+    spool.release()
+    assert await asyncio.wait_for(reader, 5) == b"late"
+
+
+async def test_abandoned_file_fails_its_reader(spool: GrowingSpool) -> None:
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"0123456789")
     reader = asyncio.ensure_future(read_all(spool))
     spool.ended()
     await asyncio.sleep(0.05)
@@ -64,77 +80,88 @@ async def test_abandoned_file_fails_its_reader(tmp_path: Path, spool: GrowingSpo
         await asyncio.wait_for(reader, 5)
 
 
-async def test_download_starting_over_fails_its_reader(tmp_path: Path, spool: GrowingSpool) -> None:
-    writer = Writer(tmp_path / "f", spool)
-    writer.start()
-    writer.write(b"0123456789")
+async def test_download_starting_over_fails_its_reader(spool: GrowingSpool) -> None:
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"0123456789")
     reader = asyncio.ensure_future(read_all(spool))
     await asyncio.sleep(0.05)
-    writer.start()  # a retry truncates the file and writes it again
-    writer.write(b"0123456789")
+    feed.start()  # a retry sends the body again from its first byte
+    feed.write(b"0123456789")
     with pytest.raises(SpoolChanged, match="started over"):
         await asyncio.wait_for(reader, 5)
 
 
-async def test_file_growing_past_its_announced_size_fails_its_reader(tmp_path: Path, spool: GrowingSpool) -> None:
-    writer = Writer(tmp_path / "f", spool)
-    writer.start()
-    writer.write(b"0123456789")
+async def test_body_growing_past_its_announced_size_fails_its_reader(spool: GrowingSpool) -> None:
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"0123456789")
     with pytest.raises(SpoolChanged, match="passed the 6 bytes"):
         await read_all(spool, limit=6)
 
 
-async def test_head_is_the_first_bytes_once_written(tmp_path: Path, spool: GrowingSpool) -> None:
-    writer = Writer(tmp_path / "f", spool)
+async def test_head_is_the_first_bytes_once_they_arrived(spool: GrowingSpool) -> None:
+    feed = Feed(spool)
     head = asyncio.ensure_future(spool.head())
-    writer.start("text/html")
-    writer.write(b"<!do", b"ctype html>")
+    feed.start("text/html")
+    feed.write(b"<!do", b"ctype html>")
     assert await asyncio.wait_for(head, 5) == b"<!doctyp"
-    assert spool.content_type == "text/html"
+    assert (spool.content_type, spool.start) == ("text/html", b"<!doctyp")
 
 
-async def test_head_is_none_when_the_download_ended_first(tmp_path: Path, spool: GrowingSpool) -> None:
-    writer = Writer(tmp_path / "f", spool)
+async def test_head_is_none_when_the_download_ended_first(spool: GrowingSpool) -> None:
+    feed = Feed(spool)
     head = asyncio.ensure_future(spool.head())
-    writer.start()
-    writer.write(b"tiny")
+    feed.start()
+    feed.write(b"tiny")
     spool.ended()
     assert await asyncio.wait_for(head, 5) is None
+    assert spool.start == b"tiny"
 
 
-async def test_head_starts_again_with_the_download(tmp_path: Path, spool: GrowingSpool) -> None:
-    writer = Writer(tmp_path / "f", spool)
-    writer.start()
-    writer.write(b"wrong")
-    writer.start()
-    writer.write(b"right bytes")
+async def test_head_starts_again_with_the_download(spool: GrowingSpool) -> None:
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"wrong")
+    feed.start()
+    feed.write(b"right bytes")
     assert await spool.head() == b"right by"
 
 
-async def test_reader_that_keeps_up_takes_the_bytes_from_memory(tmp_path: Path) -> None:
-    """Within the window the spool file is never read: here it is gone, and the reader still gets every byte."""
-    spool = GrowingSpool(HEAD, window=1000)
-    writer = Writer(tmp_path / "f", spool)
-    writer.start()
-    writer.write(b"abc", b"def")
-    writer.write(b"ghij")
-    writer.path.unlink()
-    spool.ended()
-    spool.release()
-    assert await read_all(spool) == b"abcdefghij"
+async def test_download_waits_for_room_until_the_reader_takes_its_bytes() -> None:
+    spool = GrowingSpool(HEAD, window=10)
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"0123456789")
+    room = asyncio.ensure_future(spool.room())
+    await asyncio.sleep(0.05)
+    assert not room.done()  # a full window is unread
+    chunks = spool.chunks(4, limit=100)
+    assert await anext(chunks) == b"0123456789"
+    await asyncio.wait_for(room, 5)
+    await chunks.aclose()
 
 
-async def test_reader_behind_the_window_reads_the_older_bytes_from_disk(tmp_path: Path) -> None:
-    """Only the latest bytes stay in memory; a reader that fell behind reads the rest from the file."""
-    spool = GrowingSpool(HEAD, window=4)
-    writer = Writer(tmp_path / "f", spool)
-    writer.start()
-    for piece in (b"012", b"345", b"678", b"9ab", b"cde"):
-        writer.write(piece)
-    spool.ended()
-    spool.release()
-    assert await read_all(spool, chunk_size=5) == b"0123456789abcde"
-    writer.path.unlink()  # the window alone no longer holds the start
-    spool.release()
-    with pytest.raises(FileNotFoundError):
-        await read_all(spool)
+async def test_download_is_not_held_once_the_reader_is_gone() -> None:
+    spool = GrowingSpool(HEAD, window=10)
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"01234")
+    chunks = spool.chunks(4, limit=100)
+    await anext(chunks)
+    await chunks.aclose()  # the upload failed
+    feed.write(b"56789abcdef")
+    await asyncio.wait_for(spool.room(), 5)  # nothing is kept for a reader that is gone
+
+
+async def test_samples_are_copied_as_the_body_goes_by() -> None:
+    spool = GrowingSpool(HEAD, samples=[(0, 4), (6, 11)])
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"abc", b"defg")
+    feed.write(b"hijklmno")
+    assert spool.sample(0, 4) == b"abcd"
+    assert spool.sample(7, 3) == b"hij"
+    assert spool.sample(6, 5) == b"ghijk"
+    with pytest.raises(ValueError, match="not captured"):
+        spool.sample(3, 4)
