@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import time
 from pathlib import Path
 
-from bot.files.gate import SlackFile, check_content
-from bot.files.text import HEAD_SAMPLE, is_text
+import pytest
+
+from bot.files.gate import SlackFile, check_content, check_sampled
+from bot.files.growing import GrowingSpool
+from bot.files.sniff import HEAD_BYTES
+from bot.files.text import HEAD_SAMPLE, is_text, sample_ranges
 
 SIZE = 50 * 1000 * 1000
 ROW = b"2024-01,north,1234.50,17\n"
@@ -88,3 +93,42 @@ def test_utf16_with_bom_is_sampled_on_code_units(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe" + ("Zürich\tĀĀ 12\r\n" * 20_000).encode("utf-16-le"))
     assert path.stat().st_size // 2 % 2 == 1
     assert is_text(path)
+
+
+# A file passed on is judged from copies of the sampled ranges, taken as its bytes go by ---------
+
+MiB = 1024 * 1024
+TEXT_ROWS = ROW * (MiB // len(ROW))
+
+
+def bodies() -> dict[str, bytes]:
+    """Files of a few MB: text, text with binary at the start, middle or end, and UTF-16 text."""
+    text = TEXT_ROWS * 5
+    middle = len(text) // 2
+    utf16 = codecs.BOM_UTF16_LE + ("month,région,€\n" * 300_000).encode("utf-16-le") + b"x"
+    at = (len(utf16) // 2 + 100) & ~1  # inside the middle sample, on a code unit
+    return {
+        "text": text,
+        "binary start": bytes(range(256)) + text,
+        "binary middle": text[:middle] + bytes(range(256)) * 8 + text[middle:],
+        "binary end": text + bytes(range(256)) * 8,
+        "utf-16, odd size": utf16,
+        "utf-16 with a control in the middle": utf16[:at] + "\x07".encode("utf-16-le") + utf16[at:],
+    }
+
+
+@pytest.mark.parametrize("name", list(bodies()))
+@pytest.mark.parametrize("piece", [64 * 1024, 100_003])
+def test_samples_taken_on_the_way_give_the_verdict_of_the_whole_file(tmp_path: Path, name: str, piece: int) -> None:
+    """check_sampled on a spool's start and samples agrees with check_content on the kept file."""
+    body = bodies()[name]
+    path = tmp_path / "f.csv"
+    path.write_bytes(body)
+    file = SlackFile("F1", "f.csv", len(body))
+    spool = GrowingSpool(HEAD_BYTES, samples=sample_ranges(len(body)))
+    spool.started("text/csv")
+    for offset in range(0, len(body), piece):
+        spool.wrote([body[offset : offset + piece]], min(offset + piece, len(body)))
+    expected = check_content(file, path)
+    assert check_sampled(file, spool.start, spool.sample, len(body), content_type="text/csv") == expected
+    assert (expected is None) == (name.startswith("text") or name == "utf-16, odd size")
