@@ -107,8 +107,10 @@ async def run_bot(job: dict[str, Any]) -> dict[str, Any]:
         downloader.spool = phases.wrap("download", downloader.spool)  # type: ignore[method-assign]
         foundry.upload_file = phases.wrap("upload", foundry.upload_file)  # type: ignore[method-assign]
         session, _ = await store.get_or_create_session("T0BENCH", "C0BENCH", job["root_ts"])
-        # Warm-up: one authenticated call, so the credential has its token before the timer starts.
+        # Warm-up, as in a bot that has been running: one authenticated call, so the credential
+        # has its token, and one read, so the store's read connection has loaded the schema.
         await foundry.delete_file("file-bench-warm-up")
+        await store.list_files(session.id)
 
         reset = reset_peak()
         before = memory_kb()
