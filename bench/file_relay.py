@@ -7,9 +7,10 @@ relays the file to the Foundry emulator in a fresh process of its own (``bench.f
 * ``bot``: the bot's real pieces as ``bot.app.open_services`` builds them (store on a temporary
   SQLite file, ``open_foundry`` with the real ``DefaultAzureCredential`` signing in at the
   emulator's managed-identity endpoint, ``SlackDownloader``, ``FileIntake``), then
-  ``FileIntake.attach`` of the file object as ``files.info`` returns it: download to a spool
-  file while hashing, the type gate on the file's start, a streamed multipart upload reading
-  the spool file behind the download, completed once the whole file passed and was recorded;
+  ``FileIntake.attach`` of the file object as ``files.info`` returns it: download while
+  hashing, the type gate on the file's first 64 KiB, a streamed multipart upload that takes the
+  bytes as they arrive (held in memory up to 4 MB, passed straight on above), its last bytes
+  sent once the whole file passed the gate;
 * ``baseline``: httpx only, the Slack GET (bot token) streamed straight into a streamed
   multipart POST to ``/openai/v1/files`` (framed by ``bot.foundry.multipart.StreamedMultipart``).
 

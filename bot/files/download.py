@@ -263,7 +263,8 @@ class SlackDownloader:
         if declared.isdigit() and int(declared) > limit:
             too_large = f"{describe(url)} announced {declared} bytes, over {limit}"
             raise FileTooLarge(too_large, name=target.name, limit=limit)
-        if declared.isdigit() and int(declared) <= self._in_memory_up_to:
+        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        if declared.isdigit() and int(declared) <= self._in_memory_up_to and not encoded:
             return await self._hold(response, url, target)
         return await self._save(response, url, target)
 
@@ -272,8 +273,9 @@ class SlackDownloader:
 
         The watcher hears of the pieces in batches as they arrive.
 
-        Only for a body whose ``Content-Length`` is at most ``in_memory_up_to``: the HTTP client
-        refuses a body longer than announced, so what is held never passes that.
+        Only for a body that is not encoded and whose ``Content-Length`` is at most
+        ``in_memory_up_to``: the HTTP client refuses a body longer than announced, so what is
+        held never passes that.
         """
         hasher = hashlib.sha256()
         pieces: list[bytes] = []
@@ -329,10 +331,7 @@ class SlackDownloader:
             path = target.path
             out = await asyncio.to_thread(path.open, "wb")
 
-        async def absorb(pieces: list[bytes], written: int) -> None:
-            if watch is not None:
-                await watch.room()
-                watch.wrote(pieces, written)
+        async def absorb(pieces: list[bytes]) -> None:
             await asyncio.to_thread(_absorb, out, hasher.update, pieces)
 
         try:
@@ -343,15 +342,21 @@ class SlackDownloader:
                 batch.append(piece)
                 held += len(piece)
                 if held >= batch_size:
+                    if watch is not None:
+                        await watch.room()  # paced by the watcher (cancellable here)
+                        watch.wrote(batch, size)
                     if writing is not None:
                         await asyncio.shield(writing)  # the previous batch is written and hashed: keep the order
-                    writing = asyncio.ensure_future(absorb(batch, size))
+                    writing = asyncio.ensure_future(absorb(batch))
                     batch, held = [], 0
                     batch_size = min(2 * batch_size, self._chunk_size)
+            if watch is not None and batch:
+                await watch.room()
+                watch.wrote(batch, size)
             if writing is not None:
                 await asyncio.shield(writing)
             if batch:
-                writing = asyncio.ensure_future(absorb(batch, size))
+                writing = asyncio.ensure_future(absorb(batch))
                 await asyncio.shield(writing)
         finally:
             # A worker thread can't be interrupted (shield keeps a cancellation from pretending it

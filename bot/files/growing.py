@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 __all__ = ["WINDOW", "GrowingSpool", "SpoolChanged"]
 
@@ -69,10 +69,16 @@ class GrowingSpool:
         for piece in batch:
             self._keep(start, piece)
             start += len(piece)
-        if not self._reader_gone:
+        if not self._reader_gone and self._verdict is not False:
             self._unread.extend(batch)  # the same objects the downloader has: no copy
             self._held += size - self._size
         self._size = size
+        self._notify()
+
+    def stop_reading(self) -> None:
+        """The reader is done (or never started): nothing more is held for it, nothing waits for it."""
+        self._reader_gone = True
+        self._drop()
         self._notify()
 
     async def room(self) -> None:
@@ -123,7 +129,7 @@ class GrowingSpool:
                 return bytes(data[offset - start : end - start])
         raise ValueError(f"bytes {offset}-{end} were not captured")
 
-    async def chunks(self, chunk_size: int, *, limit: int) -> AsyncIterator[bytes]:
+    async def chunks(self, chunk_size: int, *, limit: int) -> AsyncGenerator[bytes, None]:
         """The file's bytes as they arrive, in chunks of about ``chunk_size``, ending once released.
 
         One reader only: each batch is let go once read. Raises :class:`SpoolChanged` when the
@@ -145,9 +151,7 @@ class GrowingSpool:
                 else:
                     await self._next_change()
         finally:
-            self._reader_gone = True
-            self._drop()
-            self._notify()
+            self.stop_reading()
 
     def _take(self, chunk_size: int) -> bytes:
         """Whole batches' pieces up to about ``chunk_size`` bytes, joined: one large chunk costs

@@ -104,15 +104,16 @@ class FileIntake:
         pass_on = starts_decide(file) and file.size > self._downloader.in_memory_up_to
         outcome = await self._relay(session, file, url, pass_on=pass_on)
         if outcome is None:
-            logger.info("relaying %s straight through did not work out; fetching it again to send from disk", file.id)
+            logger.info("sending %s from a spool file instead", file.id)
             outcome = await self._relay(session, file, url, pass_on=False)
         return outcome or Outcome(False, f"Couldn't attach {safe_name(file.name)}. Drop it again to retry.")
 
     async def _relay(self, session: Session, file: SlackFile, url: str, *, pass_on: bool) -> Outcome | None:
         """Download, check, record and upload; None when a file passed on must be fetched again.
 
-        The download starts while the thread's files are read: a file already attached, or one
-        past the thread's slots, cancels it (and nothing has left Slack). A file whose type its
+        The download of a file kept (in memory or in a spool file) starts while the thread's files
+        are read: a file already attached, or one past the thread's slots, cancels it (and nothing
+        has left Slack); a file to pass on waits for that list. A file whose type its
         first bytes decide, and whose size no file of the thread shares, starts its upload once
         those bytes passed, taking the download as it arrives; its last bytes go only once the
         whole file passed the gate (on the whole file, or on the samples the gate reads of a file
@@ -123,8 +124,13 @@ class FileIntake:
         """
         samples = sample_ranges(file.size) if pass_on and extension_of(file.name) in TEXT else ()
         growing = GrowingSpool(HEAD_BYTES, samples=samples)
-        download = asyncio.ensure_future(self._spool(file, url, watch=growing, pass_on=pass_on))
-        download.add_done_callback(lambda _: growing.ended())
+
+        def start_download() -> asyncio.Future[Spooled | Outcome]:
+            started = asyncio.ensure_future(self._spool(file, url, watch=growing, pass_on=pass_on))
+            started.add_done_callback(lambda _: growing.ended())
+            return started
+
+        download = None if pass_on else start_download()
         upload: asyncio.Future[FileObject] | None = None
         try:
             in_thread = await self._store.list_files(session.id)
@@ -139,6 +145,7 @@ class FileIntake:
             unique = all(f.size != file.size for f in attached)
             if pass_on and not unique:
                 return None
+            download = download or start_download()
             if starts_decide(file) and unique:
                 head = await growing.head()
                 if head is not None:
@@ -146,6 +153,11 @@ class FileIntake:
                     if rejection is not None:
                         return Outcome(False, rejection.reason)
                     upload = asyncio.ensure_future(self._stream_upload(file, growing))
+                    if pass_on:
+                        # Nothing is kept of a file passed on: an upload that fails ends this try.
+                        await asyncio.wait((download, upload), return_when=asyncio.FIRST_COMPLETED)
+                        if upload.done() and not download.done():
+                            return None
             spooled = await download
             if isinstance(spooled, Outcome):
                 return spooled
@@ -166,12 +178,21 @@ class FileIntake:
         finally:
             growing.abandon()  # an upload still reading stops short: nothing more leaves
             await _finish(upload, download)
+            await _discard_finished(download)
 
     async def _stream_upload(self, file: SlackFile, growing: GrowingSpool) -> FileObject:
-        """Upload the file as it downloads, with the size Slack gave (checked as the bytes come)."""
-        return await self._foundry.upload_file(
-            plain_name(file.name), growing.chunks(READ_CHUNK, limit=file.size), size=file.size, content_type=_mime(file)
-        )
+        """Upload the file as it downloads, with the size Slack gave (checked as the bytes come).
+
+        However the upload ends, its reader is closed at once: the spool then holds nothing more
+        for it, and a download it paces is no longer held back.
+        """
+        chunks = growing.chunks(READ_CHUNK, limit=file.size)
+        try:
+            name, mime = plain_name(file.name), _mime(file)
+            return await self._foundry.upload_file(name, chunks, size=file.size, content_type=mime)
+        finally:
+            growing.stop_reading()  # also when the upload failed before it read anything
+            await chunks.aclose()
 
     async def _discard(self, upload: Awaitable[FileObject] | None) -> None:
         """Let a released upload finish and delete what it created."""
@@ -228,6 +249,7 @@ class FileIntake:
         error: FoundryError | None = None
         for attempt in range(UPLOAD_ATTEMPTS):
             if attempt > 0 and spooled.source is None:
+                await self._store.mark_file_failed(stored.id)  # the next try sends it again, or it stays failed
                 return None
             try:
                 if attempt == 0 and first is not None:
@@ -280,6 +302,15 @@ async def _check_content(file: SlackFile, spooled: Spooled, growing: GrowingSpoo
     if isinstance(source, Path):
         return await asyncio.to_thread(check_content, file, source, content_type=content_type)
     return check_content(file, source, content_type=content_type)
+
+
+async def _discard_finished(download: asyncio.Future[Spooled | Outcome] | None) -> None:
+    """Remove the spool file of a download that finished while the file was turned away."""
+    if download is None or not download.done() or download.cancelled() or download.exception() is not None:
+        return
+    result = download.result()
+    if isinstance(result, Spooled):
+        await result.discard()
 
 
 async def _finish(*tasks: asyncio.Future[Any] | None) -> None:

@@ -286,8 +286,8 @@ async def upload_in_flight(foundry: FoundryEmulator) -> None:
     raise AssertionError("no upload to Foundry began while the download was held")
 
 
-#: Held in memory while relayed (up to 4 MiB), and spooled to disk.
-SIZES = pytest.mark.parametrize("size", [2 * MiB, 8 * MiB], ids=["in memory", "spooled"])
+#: Held in memory while relayed (up to 4 MiB), and passed straight on (kept nowhere).
+SIZES = pytest.mark.parametrize("size", [2 * MiB, 8 * MiB], ids=["in memory", "passed on"])
 
 
 @SIZES
@@ -349,3 +349,14 @@ async def test_large_file_whose_streamed_upload_fails_is_fetched_again_and_sent_
     assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (8 * MiB // len(ROWS))).hexdigest()
     assert [r.status for r in stack.foundry.requests if r.route == "files.create"] == [500, 200]
     assert [d.outcome for d in stack.slack.download_requests] == ["file", "file"]
+
+
+async def test_large_file_passed_on_whose_upload_is_dropped_is_fetched_again(stack: Stack) -> None:
+    """Foundry drops the connection of the streamed upload: nothing was kept, the file is fetched again and sent."""
+    stack.foundry.faults.add(Fault(route="files.create", kind="drop", count=1))
+    channel, root = await drop(stack, [FileUpload("big.csv", size=16 * MiB, pattern=ROWS)])
+    await stack.slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=30)
+    await settle(stack)
+    (file_id,) = stack.foundry.state.files
+    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (16 * MiB // len(ROWS))).hexdigest()
+    assert len(stack.slack.download_requests) == 2

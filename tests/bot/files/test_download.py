@@ -434,6 +434,7 @@ async def test_spool_decodes_a_body_encoded_against_its_request(http: httpx.Asyn
         fetcher = SlackDownloader(http, "xoxb-t", api_url=f"{base}/api/")
         spooled = await fetcher.spool(f"{base}/f.csv", folder, max_bytes=MiB)
     assert (content(spooled), spooled.sha256) == (original, hashlib.sha256(original).hexdigest())
+    assert spooled.on_disk  # an encoded body may grow past its length: it is never held in memory
 
 
 async def test_spool_gives_up_after_max_redirects(http: httpx.AsyncClient, folder: Path) -> None:
