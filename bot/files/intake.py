@@ -117,8 +117,8 @@ class FileIntake:
         first bytes decide, and whose size no file of the thread shares, starts its upload once
         those bytes passed, taking the download as it arrives; its last bytes go only once the
         whole file passed the gate (on the whole file, or on the samples the gate reads of a file
-        passed on), and if it doesn't, the upload is cut off short of its end, so Foundry never
-        gets the file. Any other file (an Office package, whose parts are listed at its end, or
+        passed on) and was recorded, and if it doesn't pass, the upload is cut off short of its
+        end, so Foundry never gets the file. Any other file (an Office package, whose parts are listed at its end, or
         one that might repeat a file of the thread) is checked and hashed whole before its upload
         begins. A failed upload is tried again from the kept copy.
         """
@@ -167,11 +167,10 @@ class FileIntake:
                 rejection = await _check_content(file, spooled, growing)
                 if rejection is not None:
                     return Outcome(False, rejection.reason)
-                growing.release()  # a streamed upload's last bytes go while the file is recorded
                 stored = await self._record(session, file, spooled)
-                if isinstance(stored, Outcome):  # the same bytes came in meanwhile: keep one copy
-                    await self._discard(upload)
+                if isinstance(stored, Outcome):  # the same bytes came in meanwhile: this copy stops short
                     return stored
+                growing.release()  # recorded first: a file Foundry completes is always one the registry knows
                 return await self._upload(stored, file, spooled, first=upload)
             finally:
                 await spooled.discard()
@@ -193,16 +192,6 @@ class FileIntake:
         finally:
             growing.stop_reading()  # also when the upload failed before it read anything
             await chunks.aclose()
-
-    async def _discard(self, upload: Awaitable[FileObject] | None) -> None:
-        """Let a released upload finish and delete what it created."""
-        if upload is None:
-            return
-        try:
-            uploaded = await upload
-            await self._foundry.delete_file(uploaded.id)
-        except (FoundryError, SpoolChanged) as exc:
-            logger.warning("could not discard a second copy of a file: %s", exc)
 
     async def _spool(self, file: SlackFile, url: str, *, watch: GrowingSpool, pass_on: bool) -> Spooled | Outcome:
         """The file downloaded (or passed on), or the outcome that says why it couldn't be."""
