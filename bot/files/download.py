@@ -263,8 +263,7 @@ class SlackDownloader:
         if declared.isdigit() and int(declared) > limit:
             too_large = f"{describe(url)} announced {declared} bytes, over {limit}"
             raise FileTooLarge(too_large, name=target.name, limit=limit)
-        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
-        if declared.isdigit() and int(declared) <= self._in_memory_up_to and not encoded:
+        if declared.isdigit() and int(declared) <= self._in_memory_up_to and not _encoded(response):
             return await self._hold(response, url, target)
         return await self._save(response, url, target)
 
@@ -279,7 +278,8 @@ class SlackDownloader:
         """
         hasher = hashlib.sha256()
         pieces: list[bytes] = []
-        size = reported = 0
+        batch: list[bytes] = []
+        size = held = 0
         batch_size = min(FIRST_BATCH, self._chunk_size)
         watch = target.watch
         if watch is not None:
@@ -291,11 +291,15 @@ class SlackDownloader:
                 raise FileTooLarge(too_large, name=target.name, limit=target.max_bytes)
             hasher.update(piece)
             pieces.append(piece)
-            if watch is not None and size - reported >= batch_size:  # in batches, as on disk
-                watch.wrote(_since(pieces, size - reported), size)
-                reported, batch_size = size, min(2 * batch_size, self._chunk_size)
-        if watch is not None and size > reported:
-            watch.wrote(_since(pieces, size - reported), size)
+            if watch is None:
+                continue
+            batch.append(piece)
+            held += len(piece)
+            if held >= batch_size:  # in growing batches, as a body passed on
+                watch.wrote(batch, size)
+                batch, held, batch_size = [], 0, min(2 * batch_size, self._chunk_size)
+        if watch is not None and batch:
+            watch.wrote(batch, size)
         logger.debug("downloaded %d bytes from %s (held in memory)", size, describe(url))
         data = b"".join(pieces)
         return Spooled(source=data, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
@@ -387,20 +391,15 @@ def _new_spool_file(folder: Path) -> tuple[Path, IO[bytes]]:
     return Path(name), os.fdopen(fd, "wb")
 
 
+def _encoded(response: httpx.Response) -> bool:
+    """True if the server encoded the body (gzip, …) although we asked for ``identity``."""
+    return response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+
+
 def _body(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body's pieces as they arrive: raw when it is not encoded (we ask for ``identity``),
-    which skips httpx's decoding layers; decoded when a server encoded it anyway."""
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    return response.aiter_raw() if encoding in ("", "identity") else response.aiter_bytes()
-
-
-def _since(pieces: list[bytes], count: int) -> list[bytes]:
-    """The last pieces, ``count`` bytes of them in all (whole pieces)."""
-    taken, index = 0, len(pieces)
-    while taken < count:
-        index -= 1
-        taken += len(pieces[index])
-    return pieces[index:]
+    """The body's pieces as they arrive: raw when it is not encoded, which skips httpx's
+    decoding layers; decoded when a server encoded it anyway."""
+    return response.aiter_bytes() if _encoded(response) else response.aiter_raw()
 
 
 def _absorb(out: IO[bytes] | None, update: Callable[[bytes], object], pieces: list[bytes]) -> None:

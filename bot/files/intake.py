@@ -47,7 +47,7 @@ from storage.records import FileStatus, NewFile, Session, StoredFile
 logger = logging.getLogger(__name__)
 
 UPLOAD_ATTEMPTS = 3
-#: Bytes read from the spool file per chunk of a streamed upload.
+#: About how many bytes a streamed upload sends per chunk (the download's pieces, joined).
 READ_CHUNK = 1024 * 1024
 
 
@@ -161,23 +161,20 @@ class FileIntake:
             spooled = await download
             if isinstance(spooled, Outcome):
                 return spooled
-            try:
-                if spooled.source is None and spooled.size != file.size:
-                    return None  # the samples were taken where a file of Slack's size has them
-                rejection = await _check_content(file, spooled, growing)
-                if rejection is not None:
-                    return Outcome(False, rejection.reason)
-                stored = await self._record(session, file, spooled)
-                if isinstance(stored, Outcome):  # the same bytes came in meanwhile: this copy stops short
-                    return stored
-                growing.release()  # recorded first: a file Foundry completes is always one the registry knows
-                return await self._upload(stored, file, spooled, first=upload)
-            finally:
-                await spooled.discard()
+            if spooled.source is None and spooled.size != file.size:
+                return None  # the samples were taken where a file of Slack's size has them
+            rejection = await _check_content(file, spooled, growing)
+            if rejection is not None:
+                return Outcome(False, rejection.reason)
+            stored = await self._record(session, file, spooled)
+            if isinstance(stored, Outcome):  # the same bytes came in meanwhile: this copy stops short
+                return stored
+            growing.release()  # recorded first: a file Foundry completes is always one the registry knows
+            return await self._upload(stored, file, spooled, first=upload)
         finally:
             growing.abandon()  # an upload still reading stops short: nothing more leaves
             await _finish(upload, download)
-            await _discard_finished(download)
+            await _discard_spool(download)
 
     async def _stream_upload(self, file: SlackFile, growing: GrowingSpool) -> FileObject:
         """Upload the file as it downloads, with the size Slack gave (checked as the bytes come).
@@ -253,7 +250,7 @@ class FileIntake:
                 await asyncio.sleep(self._retry_delay * (attempt + 1))
                 continue
             except SpoolChanged as exc:  # the streamed attempt read bytes that weren't the file's
-                logger.info("streamed upload of %s stopped (%s); sending it again from the spool", file.id, exc)
+                logger.info("streamed upload of %s stopped (%s); sending it again from the kept copy", file.id, exc)
                 continue
             await self._store.mark_file_uploaded(stored.id, uploaded.id)
             return Outcome(True, f"Attached {name} ({human_size(spooled.size)}).")
@@ -293,8 +290,8 @@ async def _check_content(file: SlackFile, spooled: Spooled, growing: GrowingSpoo
     return check_content(file, source, content_type=content_type)
 
 
-async def _discard_finished(download: asyncio.Future[Spooled | Outcome] | None) -> None:
-    """Remove the spool file of a download that finished while the file was turned away."""
+async def _discard_spool(download: asyncio.Future[Spooled | Outcome] | None) -> None:
+    """Remove the spool file of a finished download, whatever became of the file."""
     if download is None or not download.done() or download.cancelled() or download.exception() is not None:
         return
     result = download.result()
