@@ -39,7 +39,7 @@ import httpx
 from bot.errors import FileDownloadFailed, FileTooLarge, NotASlackFile
 from bot.files.hosts import describe, is_slack_host, token_allowed
 from bot.files.names import safe_name
-from bot.files.source import Source
+from bot.files.source import Held, Source
 
 __all__ = ["SlackDownloader", "SpoolWatcher", "Spooled", "aiter_file", "is_slack_host"]
 
@@ -64,7 +64,7 @@ MAX_RETRY_AFTER_S = 30.0
 class Spooled:
     """A downloaded file: its bytes (a spool file, or a small file's bytes), size, SHA-256 (hex) and served type."""
 
-    #: The spool file; for a file of at most ``in_memory_up_to`` bytes, the bytes themselves; None
+    #: The spool file; for a file of at most ``in_memory_up_to`` bytes, its pieces as they came; None
     #: for a body passed on to a watcher (nothing kept).
     source: Source | None
     size: int
@@ -84,6 +84,9 @@ class Spooled:
         if isinstance(self.source, Path):
             async for chunk in aiter_file(self.source):
                 yield chunk
+        elif isinstance(self.source, Held):
+            for piece in self.source:
+                yield piece
         elif self.source:
             yield self.source
 
@@ -301,8 +304,7 @@ class SlackDownloader:
         if watch is not None and batch:
             watch.wrote(batch, size)
         logger.debug("downloaded %d bytes from %s (held in memory)", size, describe(url))
-        data = b"".join(pieces)
-        return Spooled(source=data, size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
+        return Spooled(source=Held(pieces), size=size, sha256=hasher.hexdigest(), content_type=_media_type(response))
 
     async def _save(self, response: httpx.Response, url: httpx.URL, target: _Target) -> Spooled:
         """Stream the body into the target's file (truncated first, so a retry starts clean), or

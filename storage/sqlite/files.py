@@ -6,8 +6,8 @@ from collections.abc import Collection
 
 from bot.errors import StorageError
 from storage.records import FileStatus, NewFile, StoredFile
-from storage.sqlite.codec import json_list, load, timestamp
-from storage.sqlite.database import Params, Queries, fetch_one
+from storage.sqlite.codec import json_list, timestamp
+from storage.sqlite.database import Params, Queries
 
 # A row whose upload failed, or whose Foundry copy was deleted, is taken over by the new upload.
 _ADD = """
@@ -25,6 +25,8 @@ WHERE files.status IN ('failed', 'deleted')
 RETURNING *
 """
 
+_SAME_BYTES = "SELECT * FROM files WHERE session_id = :session_id AND sha256 = :sha256"
+
 _LIST = """
 SELECT * FROM files
 WHERE session_id = :session_id AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
@@ -36,17 +38,17 @@ class SqliteFiles(Queries):
     """``FileStore`` on SQLite."""
 
     async def add_file(self, new: NewFile) -> tuple[StoredFile, bool]:
+        # One statement, one hop, for a new row or one taken over; only when the bytes are already
+        # in the thread is that row read after it. Rows are never removed, so it is there to read.
         status = FileStatus.PENDING if new.foundry_file_id is None else FileStatus.UPLOADED
         params = {**new.model_dump(), "status": status.value, "now": timestamp(self._db.now())}
-        async with self._db.write("add file") as conn:
-            added = await fetch_one(conn, _ADD, params)
-            if added is not None:
-                return load(StoredFile, added), True
-            sql = "SELECT * FROM files WHERE session_id = :session_id AND sha256 = :sha256"
-            existing = await fetch_one(conn, sql, params)
-            if existing is None:  # cannot happen: the insert only yields to an existing row
-                raise StorageError(f"adding file {new.slack_file_id!r} to session {new.session_id} failed")
-            return load(StoredFile, existing), False
+        added = await self._one(StoredFile, "add file", _ADD, params, write=True)
+        if added is not None:
+            return added, True
+        existing = await self._one(StoredFile, "add file", _SAME_BYTES, params, write=True)
+        if existing is None:  # cannot happen: the insert only yields to an existing row
+            raise StorageError(f"adding file {new.slack_file_id!r} to session {new.session_id} failed")
+        return existing, False
 
     async def get_file(self, file_id: int) -> StoredFile | None:
         sql = "SELECT * FROM files WHERE id = :id"

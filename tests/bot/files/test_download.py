@@ -24,6 +24,7 @@ from bot.errors import FileDownloadFailed, FileTooLarge, NotASlackFile
 from bot.files.download import SlackDownloader, Spooled, aiter_file, is_slack_host
 from bot.files.growing import GrowingSpool
 from bot.files.hosts import token_allowed
+from bot.files.source import Held
 
 MiB = 1024 * 1024
 #: 16 bytes, a divisor of the emulator's 1 MiB generation block: a generated file is this repeated.
@@ -73,7 +74,10 @@ def pattern_digest(size: int) -> str:
 
 def content(spooled: Spooled) -> bytes:
     """The downloaded bytes, wherever they are kept."""
-    return spooled.source.read_bytes() if isinstance(spooled.source, Path) else spooled.source
+    if isinstance(spooled.source, Path):
+        return spooled.source.read_bytes()
+    assert isinstance(spooled.source, Held)
+    return bytes(spooled.source)
 
 
 def leftovers(folder: Path) -> list[str]:
