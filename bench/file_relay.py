@@ -14,7 +14,10 @@ relays the file to the Foundry emulator in a fresh process of its own (``bench.f
 * ``baseline``: httpx only, the Slack GET (bot token) streamed straight into a streamed
   multipart POST to ``/openai/v1/files`` (framed by ``bot.foundry.multipart.StreamedMultipart``).
 
-Both emulators run in this process, on loopback. Runs alternate bot/baseline; each size runs
+Each process first relays a 256 KB warm-up file the same way (then deletes its upload), as a bot
+that has been running has relayed files before, so the timed relay is not a new process's first
+calls; ``--cold`` skips it. Both emulators run in this process, on loopback. Runs alternate
+bot/baseline; each size runs
 ``--runs`` times per target (default 5, at least 2). Reported per size: the best throughput of
 each target, their ratio, and the largest peak-RSS growth of each (``VmHWM`` at the end −
 ``VmHWM`` when the relay started, the peak being reset to the current RSS first where the kernel
@@ -33,6 +36,7 @@ import asyncio
 import hashlib
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -51,6 +55,8 @@ MiB = 1024 * 1024
 SIZES_MB = (1, 64, 256)
 TARGETS = ("bot", "baseline")
 PATTERN = b"1,2,3,4\n"
+#: Relayed by each process before the measured file, as a running bot has relayed files before.
+WARM_UP_BYTES = 256 * 1024
 #: Target (a): the bot's peak RSS may grow by less than this while it relays a file.
 RSS_LIMIT_MB = 32.0
 #: Target (b): the bot's throughput is at least this share of the baseline's.
@@ -88,6 +94,10 @@ class SizeFigures:
 
     def best(self, target: str) -> Result:
         return max(self.runs[target], key=lambda r: r.mb_per_s)
+
+    def median(self, target: str) -> float:
+        """The median throughput of the target's runs, in MB/s."""
+        return statistics.median(r.mb_per_s for r in self.runs[target])
 
     def growth(self, target: str) -> float:
         return max(r.growth_mb for r in self.runs[target])
@@ -139,9 +149,10 @@ async def run_worker(job: dict[str, Any], env: dict[str, str]) -> dict[str, Any]
     return result
 
 
-async def drop_file(slack: SlackEmulator, user: User, channel: Channel, size_mb: int) -> tuple[dict[str, Any], str]:
-    """A person drops a generated .csv; returns its ``files.info`` object and the source's sha256."""
-    upload = FileUpload(f"bench-{size_mb}mb.csv", size=size_mb * MiB, pattern=PATTERN)
+async def drop_file(slack: SlackEmulator, user: User, channel: Channel, size: int) -> tuple[dict[str, Any], str]:
+    """A person drops a generated .csv of ``size`` bytes; returns its ``files.info`` object and the source's sha256."""
+    name = f"bench-{size // MiB}mb.csv" if size % MiB == 0 else f"bench-{size // 1024}kb.csv"
+    upload = FileUpload(name, size=size, pattern=PATTERN)
     message = await slack.post_message(user, channel, "", files=[upload])
     file_id = message.files[0]
     stored = slack.core.files.get(file_id)
@@ -155,6 +166,7 @@ async def relay_once(
     root_ts: str,
     source_sha: str,
     *,
+    warm_up: dict[str, Any] | None,
     slack: SlackEmulator,
     foundry: FoundryEmulator,
     tmp: Path,
@@ -164,6 +176,8 @@ async def relay_once(
     job = {
         "target": target,
         "file": file_obj,
+        "warm_up": warm_up,
+        "cold": warm_up is None,
         "root_ts": root_ts,
         "bot_token": slack.bot_token,
         "slack_api_url": slack.api_url,
@@ -196,7 +210,7 @@ async def delete_upload(foundry: FoundryEmulator, file_id: str) -> None:
         response.raise_for_status()
 
 
-async def measure(sizes: list[int], runs: int) -> list[SizeFigures]:
+async def measure(sizes: list[int], runs: int, *, cold: bool) -> list[SizeFigures]:
     figures: list[SizeFigures] = []
     with tempfile.TemporaryDirectory(prefix="bench-file-relay-") as folder:
         tmp = Path(folder)
@@ -204,8 +218,9 @@ async def measure(sizes: list[int], runs: int) -> list[SizeFigures]:
         async with SlackEmulator(slack_config) as slack, FoundryEmulator() as foundry:
             alice = slack.add_user("alice")
             channel = slack.add_channel("bench", members=[alice])
+            warm_up = None if cold else (await drop_file(slack, alice, channel, WARM_UP_BYTES))[0]
             for size_mb in sizes:
-                file_obj, source_sha = await drop_file(slack, alice, channel, size_mb)
+                file_obj, source_sha = await drop_file(slack, alice, channel, size_mb * MiB)
                 size_figures = SizeFigures(size_mb)
                 for run in range(runs):
                     for target in TARGETS:
@@ -214,6 +229,7 @@ async def measure(sizes: list[int], runs: int) -> list[SizeFigures]:
                             file_obj,
                             f"{time.time():.6f}",  # a new thread (session) per run: no dedup
                             source_sha,
+                            warm_up=warm_up,
                             slack=slack,
                             foundry=foundry,
                             tmp=tmp,
@@ -249,6 +265,11 @@ def report(figures: list[SizeFigures], runs: int) -> None:
             f"{f.growth('bot'):>11.1f} {f.growth('baseline'):>12.1f}"
         )
     print()
+    print(f"Median throughput of the {runs} runs (the machine's run-to-run spread shows here):")
+    for f in figures:
+        bot, base = f.median("bot"), f.median("baseline")
+        print(f"{f.size_mb:>3} MB | bot {bot:.1f} MB/s, baseline {base:.1f} MB/s, ratio {bot / base:.2f}")
+    print()
     print("Where the bot's best run spent its time (its upload follows the download; the baseline pipes):")
     for f in figures:
         bot, base = f.best("bot"), f.best("baseline")
@@ -276,18 +297,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.file_relay", description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=list(SIZES_MB), help="file sizes in MB (2**20 bytes)")
     parser.add_argument("--runs", type=int, default=5, help="runs per size and target (at least 2; default 5)")
+    parser.add_argument(
+        "--cold", action="store_true", help="no warm-up file: each process's first relay is the measured one"
+    )
     args = parser.parse_args(argv)
     runs = max(2, args.runs)
     if any(not 1 <= s <= 512 for s in args.sizes):
         parser.error("sizes must be between 1 and 512 MB (Foundry's limit)")
     print(
         f"File relay, Slack emulator → Foundry emulator (both in this process), sizes {args.sizes} MB, "
-        f"{runs} runs each, bot and baseline alternating, each run in a fresh process",
+        f"{runs} runs each, bot and baseline alternating, each run in a fresh process"
+        + (" (cold: no warm-up relay)" if args.cold else " after a 256 KB warm-up relay"),
         flush=True,
     )
     started = time.perf_counter()
     try:
-        figures = asyncio.run(measure(args.sizes, runs))
+        figures = asyncio.run(measure(args.sizes, runs, cold=args.cold))
     except RunFailed as exc:
         print(f"run failed: {exc}", file=sys.stderr)
         return 1

@@ -8,10 +8,14 @@ elapsed seconds and this process's memory figures. Two targets:
   ``SlackDownloader``, ``FileIntake``), then ``FileIntake.attach`` of the Slack file object;
 * ``baseline``: plain httpx, the Slack GET streamed straight into a streamed multipart POST.
 
-The timer covers only the relay; set-up and one authenticated warm-up call (which fetches the
-bearer token) come first. Peak RSS is ``VmHWM`` from ``/proc/self/status``; just before the timer
-starts the peak is reset to the current RSS (``/proc/self/clear_refs``) where the kernel allows
-it, so the growth it shows is the relay's own.
+The timer covers only the relay. Before it, each process relays a small warm-up file the same
+way (then deletes its upload), as a bot that has been running has relayed files before: the
+code paths, the Foundry token and connection, the store's connections and the Slack connection
+are warm, so the figure is the relay's and not a new process's first calls. ``"cold": true`` in
+the job skips that (the bot then warms only its Foundry token and the store's read connection).
+Peak RSS is ``VmHWM`` from ``/proc/self/status``; just before the timer starts the peak is reset
+to the current RSS (``/proc/self/clear_refs``) where the kernel allows it, so the growth it
+shows is the relay's own.
 """
 
 from __future__ import annotations
@@ -102,15 +106,24 @@ async def run_bot(job: dict[str, Any]) -> dict[str, Any]:
         intake = FileIntake(
             store, foundry, slack, downloader, max_bytes=settings.max_file_bytes, slots=settings.agent_file_slots
         )
-        phases = Phases()
-        # Instance attributes only: the real methods run, wrapped in a timer.
-        downloader.spool = phases.wrap("download", downloader.spool)  # type: ignore[method-assign]
-        foundry.upload_file = phases.wrap("upload", foundry.upload_file)  # type: ignore[method-assign]
         session, _ = await store.get_or_create_session("T0BENCH", "C0BENCH", job["root_ts"])
         # Warm-up, as in a bot that has been running: one authenticated call, so the credential
         # has its token, and one read, so the store's read connection has loaded the schema.
         await foundry.delete_file("file-bench-warm-up")
         await store.list_files(session.id)
+        if not job.get("cold"):  # and a file relayed before, in a thread of its own
+            warm_up = job["warm_up"]
+            earlier, _ = await store.get_or_create_session("T0BENCH", "C0BENCH", f"{job['root_ts']}1")
+            if not (await intake.attach(earlier, [warm_up]))[0].attached:
+                raise RuntimeError("the warm-up file was not relayed")
+            relayed = await store.find_file_by_slack_id(earlier.id, str(warm_up["id"]))
+            if relayed is None or relayed.foundry_file_id is None:
+                raise RuntimeError("the warm-up file was not recorded")
+            await foundry.delete_file(relayed.foundry_file_id)
+        phases = Phases()
+        # Instance attributes only: the real methods run, wrapped in a timer.
+        downloader.spool = phases.wrap("download", downloader.spool)  # type: ignore[method-assign]
+        foundry.upload_file = phases.wrap("upload", foundry.upload_file)  # type: ignore[method-assign]
 
         reset = reset_peak()
         before = memory_kb()
@@ -133,7 +146,6 @@ async def run_bot(job: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_baseline(job: dict[str, Any]) -> dict[str, Any]:
-    file_obj: dict[str, Any] = job["file"]
     async with httpx.AsyncClient(timeout=httpx.Timeout(120, connect=10), follow_redirects=False) as http:
         answer = await http.get(
             os.environ["IDENTITY_ENDPOINT"],
@@ -142,27 +154,19 @@ async def run_baseline(job: dict[str, Any]) -> dict[str, Any]:
         )
         answer.raise_for_status()
         token = answer.json()["access_token"]
+        if not job.get("cold"):
+            warm_up = await copy(http, job, job["warm_up"], token)
+            warm_up.raise_for_status()
+            deleted = await http.delete(
+                f"{job['foundry_endpoint']}/openai/v1/files/{warm_up.json()['id']}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            deleted.raise_for_status()
 
         reset = reset_peak()
         before = memory_kb()
         start = time.perf_counter()
-        headers = {"Authorization": f"Bearer {job['bot_token']}", "Accept-Encoding": "identity"}
-        async with http.stream("GET", file_obj["url_private_download"], headers=headers) as download:
-            download.raise_for_status()
-            chunks: AsyncIterator[bytes] = download.aiter_raw()
-            form = StreamedMultipart(
-                {"purpose": "assistants"},
-                file_field="file",
-                filename=file_obj["name"],
-                chunks=chunks,
-                content_type="text/csv",
-                size=int(download.headers["Content-Length"]),
-            )
-            upload = await http.post(
-                f"{job['foundry_endpoint']}/openai/v1/files",
-                content=form.body(),
-                headers={**form.headers(), "Authorization": f"Bearer {token}"},
-            )
+        upload = await copy(http, job, job["file"], token)
         elapsed = time.perf_counter() - start
         after = memory_kb()
     ok = upload.is_success
@@ -176,6 +180,27 @@ async def run_baseline(job: dict[str, Any]) -> dict[str, Any]:
         "before_kb": before,
         "after_kb": after,
     }
+
+
+async def copy(http: httpx.AsyncClient, job: dict[str, Any], file_obj: dict[str, Any], token: str) -> httpx.Response:
+    """The Slack file's GET (bot token) streamed straight into a streamed multipart POST to Foundry (``token``)."""
+    headers = {"Authorization": f"Bearer {job['bot_token']}", "Accept-Encoding": "identity"}
+    async with http.stream("GET", file_obj["url_private_download"], headers=headers) as download:
+        download.raise_for_status()
+        chunks: AsyncIterator[bytes] = download.aiter_raw()
+        form = StreamedMultipart(
+            {"purpose": "assistants"},
+            file_field="file",
+            filename=file_obj["name"],
+            chunks=chunks,
+            content_type="text/csv",
+            size=int(download.headers["Content-Length"]),
+        )
+        return await http.post(
+            f"{job['foundry_endpoint']}/openai/v1/files",
+            content=form.body(),
+            headers={**form.headers(), "Authorization": f"Bearer {token}"},
+        )
 
 
 def main() -> None:
