@@ -97,6 +97,7 @@ class StatusMessage:
         self._on_refused = on_refused
         self._assistant_shown = ""
         self._assistant_wanted: str | None = None
+        self._assistant_sending = False
         self._writer: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None
 
@@ -127,6 +128,14 @@ class StatusMessage:
             return
         self._assistant_wanted = status
         self._start_writer()
+
+    def replied(self) -> None:
+        """The app posted in the thread, which clears Slack's indicator: no call is needed to clear it.
+
+        Unless a status is still on its way (it may land after the post): then it is cleared as usual.
+        """
+        if self._assistant_wanted is None and not self._assistant_sending:
+            self._assistant_shown = ""
 
     def _stop(self) -> list[dict[str, Any]]:
         return [button(STOP_ACTION, "Stop", self._turn_id, style="danger")]
@@ -179,6 +188,7 @@ class StatusMessage:
             logger.exception("status line of turn %s failed", self._turn_id)
 
     async def _set_assistant_status(self, status: str) -> None:
+        self._assistant_sending = True
         try:
             await self._slack.assistant_threads_setStatus(
                 channel_id=self._thread.channel_id, thread_ts=self._thread.root_ts, status=status
@@ -193,6 +203,8 @@ class StatusMessage:
         except SlackClientError as exc:  # the connection, not a refusal: try again next time
             logger.info("assistant.threads.setStatus failed: %s", exc)
             return
+        finally:
+            self._assistant_sending = False
         self._assistant_shown = status
 
     async def _write(self, text: str, buttons: list[dict[str, Any]]) -> None:

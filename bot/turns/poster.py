@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -27,10 +28,14 @@ _INCOMPLETE = "The model stopped before finishing (it ran out of room or time). 
 class ThreadPoster:
     """Posts into one thread on behalf of one turn."""
 
-    def __init__(self, slack: AsyncWebClient, thread: ThreadKey, turn_id: int) -> None:
+    def __init__(
+        self, slack: AsyncWebClient, thread: ThreadKey, turn_id: int, *, posted: Callable[[], None] | None = None
+    ) -> None:
         self._slack = slack
         self.thread = thread
         self._turn_id = turn_id
+        #: Told after each message that reached the thread.
+        self._posted = posted
 
     async def say(self, text: str, *, markdown: bool = False) -> None:
         """Post one message in the thread; a refusal is logged, never raised into the turn."""
@@ -45,6 +50,9 @@ class ThreadPoster:
                 await self._slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, metadata=metadata)
         except SlackApiError as exc:
             logger.error("could not post to %s: %s", self.thread.tag(), exc.response.get("error"))
+            return
+        if self._posted is not None:
+            self._posted()
 
     async def answer(self, response: Response) -> None:
         """The response's text, with notes where the run fell short, split to fit Slack."""

@@ -7,7 +7,7 @@ from datetime import date
 
 from storage.records import UsageEntry, UsageGroup, UsageRank, UsageTotals
 from storage.sqlite.codec import timestamp
-from storage.sqlite.database import Queries, execute, fetch_all
+from storage.sqlite.database import Queries, fetch_all
 
 _RECORD = """
 INSERT INTO usage (turn_id, team_id, channel_id, user_id, day, input_tokens, output_tokens,
@@ -15,6 +15,7 @@ INSERT INTO usage (turn_id, team_id, channel_id, user_id, day, input_tokens, out
 VALUES (:turn_id, :team_id, :channel_id, :user_id, :day, :input_tokens, :output_tokens,
         :sandbox_sessions, :duration_ms, :now)
 ON CONFLICT (turn_id) DO NOTHING
+RETURNING turn_id
 """
 
 _TOTALS = """
@@ -49,8 +50,7 @@ class SqliteUsage(Queries):
 
     async def record_usage(self, entry: UsageEntry) -> bool:
         params = {**entry.model_dump(), "day": entry.day.isoformat(), "now": timestamp(self._db.now())}
-        async with self._db.write("record usage") as conn:
-            return await execute(conn, _RECORD, params) == 1
+        return bool(await self._db.statement("record usage", _RECORD, params, write=True))
 
     async def usage_totals(
         self,

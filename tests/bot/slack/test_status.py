@@ -43,6 +43,10 @@ async def thread_fixture(slack: SlackEmulator) -> Thread:
     return Thread(slack, general, root)
 
 
+def slack_client(slack: SlackEmulator) -> AsyncWebClient:
+    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+
+
 def board(slack: SlackEmulator, saved: dict[int, str]) -> StatusBoard:
     async def save(turn_id: int, ts: str) -> None:
         saved[turn_id] = ts
@@ -110,6 +114,45 @@ async def test_assistant_status_follows_the_message_and_is_cleared_at_finish(
 
     methods = [c.method for c in slack.api_calls() if c.method != "auth.test"]
     assert methods == ["chat.postMessage", "assistant.threads.setStatus", "chat.update", "assistant.threads.setStatus"]
+    assert slack.thread_status(thread.channel, thread.key.root_ts) is None
+
+
+async def test_a_reply_in_the_thread_clears_the_assistant_status_without_a_call(
+    slack: SlackEmulator, thread: Thread
+) -> None:
+    """Slack clears the indicator when the app replies: after an answer, finish() doesn't call setStatus again."""
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("Thinking…")
+    status.assistant_status("is thinking…")
+    await statuses.wait_idle()
+    await slack_client(slack).chat_postMessage(channel=thread.channel.id, thread_ts=thread.key.root_ts, text="42")
+    status.replied()
+
+    status.finish("Done")
+    await statuses.wait_idle()
+
+    assert len(slack.api_calls("assistant.threads.setStatus")) == 1
+    assert slack.thread_status(thread.channel, thread.key.root_ts) is None
+
+
+async def test_a_status_still_on_its_way_at_the_reply_is_cleared_at_finish(
+    slack: SlackEmulator, thread: Thread
+) -> None:
+    """A setStatus not yet sent when the app replies may land after the reply: finish() clears it."""
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("Thinking…")
+    status.assistant_status("is thinking…")
+    status.replied()  # before the writer sent it: it lands after the reply
+    await statuses.wait_idle()
+    assert slack.thread_status(thread.channel, thread.key.root_ts) == "is thinking…"
+
+    status.finish("Done")
+    await statuses.wait_idle()
+
+    calls = [c.params.get("status") for c in slack.api_calls("assistant.threads.setStatus")]
+    assert calls == ["is thinking…", ""]
     assert slack.thread_status(thread.channel, thread.key.root_ts) is None
 
 
