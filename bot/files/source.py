@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import errno
 import io
 import itertools
 from collections.abc import Iterable, Iterator
@@ -81,10 +82,12 @@ class _HeldReader(io.RawIOBase):
         return self._position
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._held.size}[whence]
-        if base + offset < 0:
-            raise ValueError(f"negative seek position {base + offset}")
-        self._position = base + offset
+        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._held.size}
+        if whence not in bases:
+            raise ValueError(f"invalid whence ({whence})")
+        if bases[whence] + offset < 0:  # as a file on disk answers (zipfile relies on it)
+            raise OSError(errno.EINVAL, f"negative seek position {bases[whence] + offset}")
+        self._position = bases[whence] + offset
         return self._position
 
     def readinto(self, buffer: WriteableBuffer) -> int:

@@ -98,6 +98,8 @@ class StatusMessage:
         self._assistant_shown = ""
         self._assistant_wanted: str | None = None
         self._assistant_sending = False
+        #: setStatus calls started so far (a reply only clears what was sent before it).
+        self._assistant_calls = 0
         self._writer: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None
 
@@ -129,12 +131,22 @@ class StatusMessage:
         self._assistant_wanted = status
         self._start_writer()
 
-    def replied(self) -> None:
+    def reply_mark(self) -> int | None:
+        """Taken just before the app posts in the thread; given back to :meth:`replied` after."""
+        return None if self._assistant_sending else self._assistant_calls
+
+    def replied(self, mark: int | None) -> None:
         """The app posted in the thread, which clears Slack's indicator: no call is needed to clear it.
 
-        Unless a status is still on its way (it may land after the post): then it is cleared as usual.
+        Only when no setStatus was in flight as the post began, none started while it was on its
+        way and none is waiting to go: such a status may land after the post, and is cleared as usual.
         """
-        if self._assistant_wanted is None and not self._assistant_sending:
+        if (
+            mark is not None
+            and mark == self._assistant_calls
+            and not self._assistant_sending
+            and self._assistant_wanted is None
+        ):
             self._assistant_shown = ""
 
     def _stop(self) -> list[dict[str, Any]]:
@@ -156,13 +168,15 @@ class StatusMessage:
         wanted = self._wanted
         if wanted is not None:
             wait = 0.0 if wanted.final else self._last_update + self._min_interval - self._clock()
-            if wait > 0:
+            if wait <= 0:
+                self._wanted = None
+                if wanted.final or wanted.text != self._shown:
+                    await self._guarded(self._write(wanted.text, wanted.buttons))
+                return True
+            if self._assistant_wanted is None:
                 await self._pause(wait)  # a newer or final state may arrive meanwhile
                 return True
-            self._wanted = None
-            if wanted.final or wanted.text != self._shown:
-                await self._guarded(self._write(wanted.text, wanted.buttons))
-            return True
+            # The update must wait out its second: Slack's indicator goes first, not after the run.
         status = self._assistant_wanted
         if status is not None:
             self._assistant_wanted = None
@@ -189,6 +203,7 @@ class StatusMessage:
 
     async def _set_assistant_status(self, status: str) -> None:
         self._assistant_sending = True
+        self._assistant_calls += 1
         try:
             await self._slack.assistant_threads_setStatus(
                 channel_id=self._thread.channel_id, thread_ts=self._thread.root_ts, status=status

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,22 +25,35 @@ _EMPTY_ANSWER = "I ran the request but the model returned no text. Try rephrasin
 _INCOMPLETE = "The model stopped before finishing (it ran out of room or time). Try a smaller step."
 
 
+class ReplyWatcher(Protocol):
+    """**Protocol:** told of the app's posts in the thread (see :class:`~bot.slack.status.StatusMessage`)."""
+
+    def reply_mark(self) -> int | None:
+        """Taken just before a post."""
+        ...
+
+    def replied(self, mark: int | None) -> None:
+        """The post went through; ``mark`` is what :meth:`reply_mark` gave before it."""
+        ...
+
+
 class ThreadPoster:
     """Posts into one thread on behalf of one turn."""
 
     def __init__(
-        self, slack: AsyncWebClient, thread: ThreadKey, turn_id: int, *, posted: Callable[[], None] | None = None
+        self, slack: AsyncWebClient, thread: ThreadKey, turn_id: int, *, replies: ReplyWatcher | None = None
     ) -> None:
         self._slack = slack
         self.thread = thread
         self._turn_id = turn_id
-        #: Told after each message that reached the thread.
-        self._posted = posted
+        #: Told of each message that reached the thread.
+        self._replies = replies
 
     async def say(self, text: str, *, markdown: bool = False) -> None:
         """Post one message in the thread; a refusal is logged, never raised into the turn."""
         metadata = {"event_type": ANSWER_EVENT, "event_payload": {"turn_id": self._turn_id}}
         channel, thread_ts = self.thread.channel_id, self.thread.root_ts
+        mark = self._replies.reply_mark() if self._replies is not None else None
         try:
             if markdown:
                 await self._slack.chat_postMessage(
@@ -51,8 +64,8 @@ class ThreadPoster:
         except SlackApiError as exc:
             logger.error("could not post to %s: %s", self.thread.tag(), exc.response.get("error"))
             return
-        if self._posted is not None:
-            self._posted()
+        if self._replies is not None:
+            self._replies.replied(mark)
 
     async def answer(self, response: Response) -> None:
         """The response's text, with notes where the run fell short, split to fit Slack."""

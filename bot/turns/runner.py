@@ -110,7 +110,7 @@ class TurnRunner:
             return
         thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
         status = self._d.statuses.get(thread, turn.id, turn.status_message_ts)
-        poster = ThreadPoster(self._d.slack, thread, turn.id, posted=status.replied)
+        poster = ThreadPoster(self._d.slack, thread, turn.id, replies=status)
         try:
             if resume:
                 await self._resume(turn, status, poster)

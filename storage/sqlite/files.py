@@ -25,6 +25,9 @@ WHERE files.status IN ('failed', 'deleted')
 RETURNING *
 """
 
+#: Tries at adding a file whose bytes' row keeps changing under it (a retake, then a deletion…).
+_ADD_ATTEMPTS = 3
+
 _SAME_BYTES = "SELECT * FROM files WHERE session_id = :session_id AND sha256 = :sha256"
 
 _LIST = """
@@ -39,16 +42,20 @@ class SqliteFiles(Queries):
 
     async def add_file(self, new: NewFile) -> tuple[StoredFile, bool]:
         # One statement, one hop, for a new row or one taken over; only when the bytes are already
-        # in the thread is that row read after it. Rows are never removed, so it is there to read.
+        # in the thread is that row read after it. Rows are never removed, so it is there to read;
+        # should it have failed or been deleted in between, it is taken over after all.
         status = FileStatus.PENDING if new.foundry_file_id is None else FileStatus.UPLOADED
         params = {**new.model_dump(), "status": status.value, "now": timestamp(self._db.now())}
-        added = await self._one(StoredFile, "add file", _ADD, params, write=True)
-        if added is not None:
-            return added, True
-        existing = await self._one(StoredFile, "add file", _SAME_BYTES, params, write=True)
-        if existing is None:  # cannot happen: the insert only yields to an existing row
-            raise StorageError(f"adding file {new.slack_file_id!r} to session {new.session_id} failed")
-        return existing, False
+        for _ in range(_ADD_ATTEMPTS):
+            added = await self._one(StoredFile, "add file", _ADD, params, write=True)
+            if added is not None:
+                return added, True
+            existing = await self._one(StoredFile, "add file", _SAME_BYTES, params, write=True)
+            if existing is None:  # cannot happen: the insert only yields to an existing row
+                break
+            if existing.status not in (FileStatus.FAILED, FileStatus.DELETED):
+                return existing, False
+        raise StorageError(f"adding file {new.slack_file_id!r} to session {new.session_id} failed")
 
     async def get_file(self, file_id: int) -> StoredFile | None:
         sql = "SELECT * FROM files WHERE id = :id"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from storage import FileStatus, NewFile, Session, Store, StoredFile
@@ -63,6 +64,18 @@ async def test_add_file_retakes_failed_row(store: Store, session: Session) -> No
 
     assert created
     assert (retried.id, retried.slack_file_id, retried.status) == (first.id, "F2", FileStatus.UPLOADED)
+
+
+async def test_add_file_takes_over_a_row_deleted_while_it_was_read(store: Store, session: Session) -> None:
+    """The same bytes added as their earlier row is deleted: the new file takes the row, never a deleted one."""
+    first, _ = await store.add_file(_new_file(session))
+
+    (added, created), _ = await asyncio.gather(
+        store.add_file(_new_file(session, slack_file_id="F2")), store.mark_file_deleted(first.id)
+    )
+
+    assert created
+    assert (added.id, added.slack_file_id, added.status) == (first.id, "F2", FileStatus.PENDING)
 
 
 async def test_file_status_changes(store: Store, session: Session) -> None:

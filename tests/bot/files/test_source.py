@@ -30,7 +30,7 @@ def test_reads_and_seeks_give_the_bytes_at_those_offsets(cuts: tuple[int, ...]) 
             assert stream.read(count) == DATA[offset : offset + count], (offset, count)
         assert stream.seek(-4, io.SEEK_END) == len(DATA) - 4
         assert stream.read() == DATA[-4:]
-        with pytest.raises(ValueError, match="negative seek"):
+        with pytest.raises(OSError, match="negative seek"):
             stream.seek(-1)
 
 
@@ -39,6 +39,13 @@ def test_empty_pieces_are_no_bytes() -> None:
     assert (source.size, bytes(source), list(source)) == (0, b"", [])
     with open_source(source) as stream:
         assert stream.read() == b""
+
+
+@pytest.mark.parametrize("data", [b"", b"PK\x05\x06", b"not a zip archive at all, just text"])
+def test_a_short_or_broken_archive_is_refused_as_from_a_file(data: bytes) -> None:
+    """zipfile's own answer for bytes too short or wrong to be an archive, as for the same bytes in memory."""
+    with pytest.raises(zipfile.BadZipFile), open_source(held(data, *([1] if data else []))) as stream:
+        zipfile.ZipFile(stream)
 
 
 def test_a_zip_archive_opens_from_its_pieces() -> None:

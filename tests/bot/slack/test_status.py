@@ -126,8 +126,9 @@ async def test_a_reply_in_the_thread_clears_the_assistant_status_without_a_call(
     status.show("Thinking…")
     status.assistant_status("is thinking…")
     await statuses.wait_idle()
+    mark = status.reply_mark()
     await slack_client(slack).chat_postMessage(channel=thread.channel.id, thread_ts=thread.key.root_ts, text="42")
-    status.replied()
+    status.replied(mark)
 
     status.finish("Done")
     await statuses.wait_idle()
@@ -136,16 +137,22 @@ async def test_a_reply_in_the_thread_clears_the_assistant_status_without_a_call(
     assert slack.thread_status(thread.channel, thread.key.root_ts) is None
 
 
-async def test_a_status_still_on_its_way_at_the_reply_is_cleared_at_finish(
-    slack: SlackEmulator, thread: Thread
+@pytest.mark.parametrize("sent", ["while the reply was on its way", "after the reply"])
+async def test_a_status_sent_during_or_after_the_reply_is_cleared_at_finish(
+    slack: SlackEmulator, thread: Thread, sent: str
 ) -> None:
-    """A setStatus not yet sent when the app replies may land after the reply: finish() clears it."""
+    """A setStatus that may land after the app's reply is not taken as cleared by it: finish() clears it."""
     statuses = board(slack, {})
     status = statuses.get(thread.key, 7, None)
     status.show("Thinking…")
     status.assistant_status("is thinking…")
-    status.replied()  # before the writer sent it: it lands after the reply
-    await statuses.wait_idle()
+    mark = status.reply_mark()  # nothing sent yet
+    if sent == "while the reply was on its way":
+        await statuses.wait_idle()
+        status.replied(mark)
+    else:
+        status.replied(mark)
+        await statuses.wait_idle()
     assert slack.thread_status(thread.channel, thread.key.root_ts) == "is thinking…"
 
     status.finish("Done")
@@ -154,6 +161,26 @@ async def test_a_status_still_on_its_way_at_the_reply_is_cleared_at_finish(
     calls = [c.params.get("status") for c in slack.api_calls("assistant.threads.setStatus")]
     assert calls == ["is thinking…", ""]
     assert slack.thread_status(thread.channel, thread.key.root_ts) is None
+
+
+async def test_the_assistant_status_does_not_wait_behind_a_throttled_update(
+    slack: SlackEmulator, thread: Thread
+) -> None:
+    """While the status line waits out its second, Slack's indicator is set at once, not after the run."""
+    statuses = board(slack, {})
+    status = statuses.get(thread.key, 7, None)
+    status.show("Thinking…")
+    await statuses.wait_idle()
+    status.show("Running code…")  # within the second: held back
+    status.assistant_status("is thinking…")
+
+    await slack.wait_for(lambda: slack.api_calls("assistant.threads.setStatus"), timeout=0.5)
+
+    assert slack.thread_status(thread.channel, thread.key.root_ts) == "is thinking…"
+    assert thread.status_texts() == ["Thinking…"]  # the update still waits for its second
+    status.finish("Done")
+    await statuses.wait_idle()
+    assert thread.status_texts() == ["Thinking…", "Done"]
 
 
 async def test_forget_drops_a_pending_update_but_keeps_the_final(slack: SlackEmulator, thread: Thread) -> None:
