@@ -1,9 +1,10 @@
 """One status message per turn, updated as the run goes, at most about once a second.
 
-Slack allows roughly one ``chat.update`` per second per channel, and a person cannot read
-faster anyway, so intermediate states are coalesced: the newest one wins, the final one is
-always shown. ``assistant.threads.setStatus`` is tried too; where Slack refuses it, we move on.
-The writes happen in the background, in order, so a turn never waits for its status line.
+A person cannot read faster than that, and Slack allows ``chat.update`` only about 50 times a
+minute per workspace, which all turns in progress share (:class:`UpdateBudget`); so
+intermediate states are coalesced: the newest one wins, the final one is always shown.
+``assistant.threads.setStatus`` is tried too; where Slack refuses it, we move on. The writes
+happen in the background, in order, so a turn never waits for its status line.
 """
 
 from __future__ import annotations
@@ -58,6 +59,41 @@ class _Wanted:
     final: bool
 
 
+class UpdateBudget:
+    """How many status line updates may go to Slack now, shared by every turn in progress.
+
+    Slack allows ``chat.update`` about 50 times a minute per workspace (Tier 3), with short
+    bursts. A status line wants an update a second while its turn runs, so a few turns at once
+    would pass that and be answered 429; instead their intermediate updates wait for the
+    budget, and the newest state of each is shown when its turn's next one is allowed. A final
+    state is never held back (it counts all the same).
+    """
+
+    def __init__(
+        self, per_second: float = 50 / 60, *, burst: int = 20, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = per_second
+        self._burst = float(burst)
+        self._clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def delay(self) -> float:
+        """Seconds until an intermediate update may go (0 now)."""
+        self._refill()
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
+
+    def spend(self) -> None:
+        """An update goes out (a final one may overdraw the budget)."""
+        self._refill()
+        self._tokens -= 1
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+
+
 class StatusMessage:
     """The turn's status line in the thread; best effort, never fails nor delays the turn.
 
@@ -80,8 +116,10 @@ class StatusMessage:
         on_posted: Callable[[str], Awaitable[None]] | None = None,
         assistant_status: bool = True,
         on_refused: Callable[[str], None] | None = None,
+        budget: UpdateBudget | None = None,
     ) -> None:
         self._slack = slack
+        self._budget = budget
         self._on_posted = on_posted
         self._spawn = spawn
         self._thread = thread
@@ -168,6 +206,8 @@ class StatusMessage:
         wanted = self._wanted
         if wanted is not None:
             wait = 0.0 if wanted.final else self._last_update + self._min_interval - self._clock()
+            if wait <= 0 and not wanted.final and self.ts is not None and self._budget is not None:
+                wait = self._budget.delay()  # the workspace's update budget, shared with other turns
             if wait <= 0:
                 self._wanted = None
                 if wanted.final or wanted.text != self._shown:
@@ -237,6 +277,8 @@ class StatusMessage:
                 if self._on_posted is not None:
                     await self._on_posted(self.ts)
             else:
+                if self._budget is not None:
+                    self._budget.spend()
                 await self._slack.chat_update(
                     channel=self._thread.channel_id, ts=self.ts, text=_plain(text), blocks=blocks
                 )
@@ -269,9 +311,18 @@ class StatusBoard:
     finish for a moment, then cancels them.
     """
 
-    def __init__(self, slack: AsyncWebClient, save_ts: Callable[[int, str], Awaitable[object]]) -> None:
+    def __init__(
+        self,
+        slack: AsyncWebClient,
+        save_ts: Callable[[int, str], Awaitable[object]],
+        *,
+        budget: UpdateBudget | None = None,
+        min_interval: float = 1.0,
+    ) -> None:
         self._slack = slack
         self._save_ts = save_ts
+        self._budget = budget or UpdateBudget()
+        self._min_interval = min_interval
         self._live: dict[int, StatusMessage] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -303,6 +354,8 @@ class StatusBoard:
                 spawn=self._spawn,
                 assistant_status=self._assistant_status and thread.channel_id not in self._no_assistant_status,
                 on_refused=refused,
+                budget=self._budget,
+                min_interval=self._min_interval,
             )
             self._live[turn_id] = status
         return status

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.emulators.slack import EmulatorConfig, SlackEmulator
 from bot.emulators.slack.models import Channel, Message
 from bot.slack.inbound import ThreadKey
-from bot.slack.status import StatusBoard
+from bot.slack.status import StatusBoard, UpdateBudget
 
 
 @pytest.fixture(name="slack")
@@ -279,3 +279,45 @@ async def test_a_refusal_in_one_channel_stops_set_status_there_only(slack: Slack
     await one_turn(statuses, elsewhere, 3)
     calls = slack.api_calls("assistant.threads.setStatus")
     assert [c.params.get("channel_id") for c in calls] == [thread.channel.id, random.id, random.id]
+
+
+async def test_turns_share_the_update_budget_and_finals_always_go(slack: SlackEmulator, thread: Thread) -> None:
+    """With the workspace's chat.update budget spent, a turn's intermediate state waits; its final one is written."""
+    client = slack_client(slack)
+
+    async def save(turn_id: int, ts: str) -> None:
+        pass
+
+    statuses = StatusBoard(client, save, budget=UpdateBudget(per_second=0.001, burst=1), min_interval=0.0)
+    one, two = statuses.get(thread.key, 1, None), statuses.get(thread.key, 2, None)
+    one.show("one: thinking")
+    two.show("two: thinking")
+    await statuses.wait_idle()
+    one.show("one: running code")  # spends the budget
+    await statuses.wait_idle()
+
+    two.show("two: running code")  # waits for a budget that refills in about 1,000 s
+    await asyncio.sleep(0.1)
+    two.finish("two: done")
+    one.finish("one: done")
+    await statuses.wait_idle()
+
+    texts = thread.status_texts()
+    assert texts[:3] == ["one: thinking", "two: thinking", "one: running code"]
+    assert sorted(texts[3:]) == ["one: done", "two: done"]
+
+
+def test_the_update_budget_refills_at_its_rate_up_to_its_burst() -> None:
+    now = [0.0]
+    budget = UpdateBudget(per_second=0.5, burst=2, clock=lambda: now[0])
+    budget.spend()
+    budget.spend()
+    assert budget.delay() == pytest.approx(2.0)  # one update's worth takes 2 s at 0.5 a second
+    now[0] = 1.0
+    assert budget.delay() == pytest.approx(1.0)
+    now[0] = 100.0
+    assert budget.delay() == 0.0
+    budget.spend()
+    budget.spend()
+    budget.spend()  # a final update may overdraw
+    assert budget.delay() == pytest.approx(4.0)
