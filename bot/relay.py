@@ -167,8 +167,8 @@ class Relay:
             queued = await self._enqueue(message, files)
         if queued is None:
             return None
-        turn, fresh = queued
-        if fresh and await self._had_a_session(thread):
+        turn, starts_over = queued
+        if starts_over:
             await self._say(
                 thread,
                 ":sparkles: This thread's earlier session ended, so this starts a fresh one: "
@@ -179,18 +179,23 @@ class Relay:
         return turn
 
     async def _enqueue(self, message: IncomingMessage, files: list[dict[str, Any]]) -> tuple[Turn, bool] | None:
-        """The new turn and whether its session is new; None when the message is no new turn."""
+        """The new turn, and whether it starts its thread over (an earlier session of the thread ended);
+        None when the message is no new turn."""
         thread = message.thread
         session, fresh = await self._d.store.get_or_create_session(thread.team_id, thread.channel_id, thread.root_ts)
         if session.state is not SessionState.ACTIVE:
             await self._say(thread, "I'm still cleaning up this thread's last session. Ask again in a moment.")
             return None
-        turn, created = await self._d.store.enqueue_turn(
+        enqueue = self._d.store.enqueue_turn(
             session.id, user_id=message.user_id, message_ts=message.ts, text=message.question, files=files
         )
+        if fresh:  # asked side by side: one reads, the other writes
+            (turn, created), starts_over = await asyncio.gather(enqueue, self._had_a_session(thread))
+        else:
+            (turn, created), starts_over = await enqueue, False
         if not created:
             return None  # the same message again: a double delivery or a retry
-        return turn, fresh
+        return turn, starts_over
 
     async def _within_limits(self, message: IncomingMessage) -> bool:
         """The day's limits allow the question; a redelivery of a queued one is not refused again."""

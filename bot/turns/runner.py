@@ -34,6 +34,8 @@ from storage.records import FINAL_TURN_STATES, FileStatus, Session, SessionState
 
 logger = logging.getLogger(__name__)
 
+#: The first status line waits at most this long for the question to reach Foundry.
+THINKING_AFTER_S = 0.5
 FILES_READY = ":paperclip: Ready: ask me anything about the files in this thread."
 NO_FILE = (
     "No file came back from the sandbox: the model answered in text only. If you want a chart or a file, "
@@ -190,14 +192,23 @@ class TurnRunner:
         await poster.say(text)
 
     async def _respond(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
-        # The first status line goes up in the background while Foundry is asked.
-        status.show(":thinking_face: Thinking…")
-        status.assistant_status("is thinking…")
-        return await self._ask(turn, session, thread, status)
+        # The first status line goes up once the question is on its way to Foundry (the response
+        # stream opened), or after THINKING_AFTER_S if that takes longer: posting it first would
+        # hold up the question, and a person can't tell the difference.
+        first = _FirstStatus(status, THINKING_AFTER_S)
+        try:
+            return await self._ask(turn, session, thread, status, first)
+        finally:
+            first.cancel()
 
-    async def _ask(self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage) -> _Run:
-        conversation_id = session.conversation_id or await self._open_conversation(session, thread)
-        files = await self._d.store.list_files(session.id, statuses=[FileStatus.UPLOADED])
+    async def _ask(
+        self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage, first: _FirstStatus
+    ) -> _Run:
+        listed = self._d.store.list_files(session.id, statuses=[FileStatus.UPLOADED])
+        if session.conversation_id:
+            conversation_id, files = session.conversation_id, await listed
+        else:  # a new thread: its files are read while Foundry opens the conversation
+            conversation_id, files = await asyncio.gather(self._open_conversation(session, thread), listed)
         files = files[-self._d.agent.slots :]
         request = ResponseRequest(
             agent_name=self._d.agent.name,
@@ -209,7 +220,7 @@ class TurnRunner:
             metadata={"slack_thread": thread.tag()},
         )
         observer = RunObserver()
-        task = asyncio.create_task(self._stream(turn, request, observer, status))
+        task = asyncio.create_task(self._stream(turn, request, observer, status, first))
         self._running[turn.id] = task
         try:
             response = await task
@@ -236,10 +247,11 @@ class TurnRunner:
         return conversation.id
 
     async def _stream(
-        self, turn: Turn, request: ResponseRequest, observer: RunObserver, status: StatusMessage
+        self, turn: Turn, request: ResponseRequest, observer: RunObserver, status: StatusMessage, first: _FirstStatus
     ) -> Response:
         try:
             async with self._d.foundry.stream_response(request) as events:
+                first.show()
                 async for event in events:
                     had_id = observer.response_id
                     observer.feed(event)
@@ -339,3 +351,23 @@ class TurnRunner:
 def _code(exc: BotError) -> str:
     code = getattr(exc, "code", None)
     return str(code) if code else type(exc).__name__
+
+
+class _FirstStatus:
+    """A turn's first status line and Slack's indicator: shown once, when the question is on its
+    way to Foundry, or after a grace period if getting it there takes longer."""
+
+    def __init__(self, status: StatusMessage, grace: float) -> None:
+        self._status = status
+        self._shown = False
+        self._timer = asyncio.get_running_loop().call_later(grace, self.show)
+
+    def show(self) -> None:
+        self._timer.cancel()
+        if not self._shown:
+            self._shown = True
+            self._status.show(":thinking_face: Thinking…")
+            self._status.assistant_status("is thinking…")
+
+    def cancel(self) -> None:
+        self._timer.cancel()

@@ -143,5 +143,14 @@ _V2 = """
 ALTER TABLE turns ADD COLUMN files TEXT NOT NULL DEFAULT '[]';
 """
 
+# A new turn marks its thread active in the same statement that queues it (one round trip to the
+# database per message rather than a transaction of four).
+_V3 = """
+CREATE TRIGGER turns_touch_session AFTER INSERT ON turns
+BEGIN
+    UPDATE sessions SET last_activity_at = NEW.created_at WHERE id = NEW.session_id;
+END;
+"""
+
 #: Every schema step, oldest first.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2))
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2), Migration(3, _V3))

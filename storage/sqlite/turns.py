@@ -88,19 +88,16 @@ class SqliteTurns(Queries):
             "files": json.dumps([dict(f) for f in files]),
             "now": now,
         }
-        async with self._db.write("enqueue turn") as conn:
-            created = await fetch_one(conn, _ENQUEUE, params)
-            if created is not None:
-                await fetch_all(
-                    conn, "UPDATE sessions SET last_activity_at = :now WHERE id = :id", {"id": session_id, "now": now}
-                )
-                return load(Turn, created), True
-            existing = await fetch_one(
-                conn, "SELECT * FROM turns WHERE session_id = :session_id AND message_ts = :message_ts", params
-            )
-            if existing is None:
-                raise StorageError(f"cannot queue a turn: session {session_id} does not exist")
-            return load(Turn, existing), False
+        # One statement (a trigger marks the thread active); only a message already queued, a
+        # delivery seen before, is read after it.
+        created = await self._one(Turn, "enqueue turn", _ENQUEUE, params, write=True)
+        if created is not None:
+            return created, True
+        sql = "SELECT * FROM turns WHERE session_id = :session_id AND message_ts = :message_ts"
+        existing = await self._one(Turn, "enqueue turn", sql, params, write=True)
+        if existing is None:
+            raise StorageError(f"cannot queue a turn: session {session_id} does not exist")
+        return existing, False
 
     async def get_turn(self, turn_id: int) -> Turn | None:
         return await self._one(Turn, "get turn", "SELECT * FROM turns WHERE id = :id", {"id": turn_id}, write=False)

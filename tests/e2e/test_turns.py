@@ -66,6 +66,45 @@ async def test_foundry_429_then_success_gives_one_answer(stack: Stack) -> None:
     assert not any("busy" in t for t in texts)
 
 
+async def test_the_status_line_follows_the_question_to_foundry(stack: Stack) -> None:
+    """The first status line goes up once the question reached Foundry: it never holds the question up."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    asked_when_shown: list[int] = []
+
+    def status_shown() -> bool:
+        shown = any("Thinking" in t or "Writing" in t for t in bot_texts(slack, general, root.ts))
+        if shown:
+            asked_when_shown.append(sum(r.route == "responses.create" for r in stack.foundry.requests))
+        return shown
+
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> what can you do for me?")
+    await slack.wait_for(status_shown, timeout=10)
+    await slack.wait_for_reply(general, root.ts, contains="scripted model", timeout=10)
+    assert asked_when_shown[0] == 1
+
+
+async def test_the_status_line_shows_while_foundry_keeps_the_question_waiting(stack: Stack) -> None:
+    """Throttled for a second: "Thinking…" is shown within about half a second all the same."""
+    slack = stack.slack
+    stack.foundry.faults.add(Fault(route="responses.create", kind="status", status=429, count=1, retry_after_ms=1500))
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    asked_when_shown: list[int] = []
+
+    def status_shown() -> bool:
+        shown = any("Thinking" in t for t in bot_texts(slack, general, root.ts))
+        if shown:
+            asked_when_shown.append(sum(r.route == "responses.create" for r in stack.foundry.requests))
+        return shown
+
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> what can you do for me?")
+    await slack.wait_for(status_shown, timeout=1.2)
+    await slack.wait_for_reply(general, root.ts, contains="scripted model", timeout=10)
+    assert asked_when_shown[0] == 1  # only the throttled try had reached Foundry
+
+
 async def test_foundry_down_gives_one_clear_message(stack: Stack) -> None:
     """When Foundry keeps failing, the thread gets one plain sentence, not silence or a traceback."""
     slack = stack.slack
