@@ -351,6 +351,25 @@ async def test_large_file_whose_streamed_upload_fails_is_fetched_again_and_sent_
     assert [d.outcome for d in stack.slack.download_requests] == ["file", "file"]
 
 
+async def test_a_file_fetched_again_after_its_upload_failed_does_not_count_itself_against_the_slots(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """One slot; Foundry takes the whole streamed upload, then fails it: the file is fetched again
+    and attached, not skipped as one file too many (its own failed try holds no slot)."""
+    slack, foundry = pair
+    foundry.faults.add(Fault(route="files.create", kind="status", status=500, count=1, after_body=True))
+    async with running_bot(slack, foundry, tmp_path / "bot.db", agent_file_slots=1) as stack:
+        channel, root = await drop(stack, [FileUpload("big.csv", size=8 * MiB, pattern=ROWS)])
+        await slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=30)
+        await settle(stack)
+        (file_id,) = foundry.state.files
+        assert foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (8 * MiB // len(ROWS))).hexdigest()
+        tries = [(r.status, r.body_size >= 8 * MiB) for r in foundry.requests if r.route == "files.create"]
+        assert tries == [(500, True), (200, True)]  # the failed try sent the whole file
+        assert len(slack.download_requests) == 2
+        assert not any("Skipped" in t for t in bot_texts(slack, channel, root))
+
+
 async def test_large_file_passed_on_whose_upload_is_dropped_is_fetched_again(stack: Stack) -> None:
     """Foundry drops the connection of the streamed upload: nothing was kept, the file is fetched again and sent."""
     stack.foundry.faults.add(Fault(route="files.create", kind="drop", count=1))

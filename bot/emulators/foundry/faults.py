@@ -32,12 +32,17 @@ class Fault:
     delay_s: float | None = None
     code: str | None = None
     message: str | None = None
+    #: For a ``status`` fault: answer only once the whole request body has been read (a service
+    #: that fails after receiving an upload), rather than before reading it.
+    after_body: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {sorted(FAULT_KINDS)}")
         if self.kind == "status" and (self.status is None or not 400 <= self.status <= 599):
             raise ValueError("a 'status' fault needs status between 400 and 599")
+        if self.after_body and self.kind != "status":
+            raise ValueError("after_body applies to 'status' faults only")
         if self.kind == "delay" and (self.delay_s is None or self.delay_s < 0):
             raise ValueError("a 'delay' fault needs a non-negative delay_s")
         if self.count is not None and self.count < 1:

@@ -20,7 +20,7 @@ from bot.emulators.foundry.auth import TokenIssuer
 from bot.emulators.foundry.errors import ApiError, default_code
 from bot.emulators.foundry.faults import TRANSPORT_KINDS, Fault, FaultRegistry
 from bot.emulators.foundry.ids import request_id
-from bot.emulators.foundry.recording import RECORD, RecordedRequest
+from bot.emulators.foundry.recording import RECORD, RecordedRequest, note_body
 from bot.emulators.foundry.routing import Handler
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,8 @@ class Pipeline:
             # Writing this to the closed transport fails quietly inside aiohttp: the client
             # sees the connection close without any response, which is the point.
             return web.Response(status=500)
+        if fault.after_body:
+            await _drain(request)
         raise fault_error(fault)
 
     async def _control(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -157,3 +159,11 @@ class Pipeline:
             return await handler(request)
         except ApiError as exc:
             return exc.to_response(request_id())
+
+
+async def _drain(request: web.Request) -> None:
+    """Read the whole request body and let it go, noting its size."""
+    size = 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+    note_body(request, size)

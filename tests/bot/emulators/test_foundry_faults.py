@@ -58,6 +58,35 @@ async def test_status_fault_500_on_container_download(
     assert statuses == [500, 500, 200]
 
 
+async def test_status_fault_after_body_answers_once_the_whole_upload_arrived(
+    http: httpx.AsyncClient, emulator: FoundryEmulator
+) -> None:
+    """after_body: the upload is read to its end, then refused; nothing is stored, and the next one is."""
+    emulator.faults.add(Fault(route="files.create", kind="status", status=500, count=1, after_body=True))
+
+    async def body() -> Any:
+        for _ in range(8):  # streamed: no Content-Length tells the emulator the size
+            yield b"1,2,3\n" * 10_000
+
+    files = {"file": ("data.csv", b"1,2,3\n" * 80_000, "text/csv")}
+    refused = await http.post(
+        "/openai/v1/files",
+        content=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    stored = await http.post("/openai/v1/files", data={"purpose": "assistants"}, files=files)
+
+    assert (refused.status_code, stored.status_code) == (500, 200)
+    first, _ = [r for r in emulator.requests if r.route == "files.create"]
+    assert (first.status, first.body_size) == (500, 480_000)
+    assert list(emulator.state.files) == [stored.json()["id"]]
+
+
+def test_after_body_is_for_status_faults_only() -> None:
+    with pytest.raises(ValueError, match="after_body"):
+        Fault(route="files.create", kind="drop", after_body=True)
+
+
 async def test_drop_fault_closes_the_connection_without_a_response(
     http: httpx.AsyncClient, emulator: FoundryEmulator
 ) -> None:
