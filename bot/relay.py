@@ -26,6 +26,7 @@ from bot.help import HELP_TEXT
 from bot.lifecycle import Lifecycle
 from bot.slack.inbound import IncomingMessage, ThreadKey
 from bot.slack.lookup import message_files
+from bot.together import both
 from bot.turns.runner import TurnDeps
 from bot.turns.scheduler import TurnScheduler
 from storage.records import IN_FLIGHT_TURN_STATES, ArchiveReason, FileStatus, SessionState, Turn, TurnState
@@ -190,7 +191,7 @@ class Relay:
             session.id, user_id=message.user_id, message_ts=message.ts, text=message.question, files=files
         )
         if fresh:  # asked side by side: one reads, the other writes
-            (turn, created), starts_over = await asyncio.gather(enqueue, self._had_a_session(thread))
+            (turn, created), starts_over = await both(enqueue, self._had_a_session(thread))
         else:
             (turn, created), starts_over = await enqueue, False
         if not created:

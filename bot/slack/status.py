@@ -60,13 +60,14 @@ class _Wanted:
 
 
 class UpdateBudget:
-    """How many status line updates may go to Slack now, shared by every turn in progress.
+    """How many status line updates may go to Slack now, shared by every turn this process runs.
 
     Slack allows ``chat.update`` about 50 times a minute per workspace (Tier 3), with short
-    bursts. A status line wants an update a second while its turn runs, so a few turns at once
-    would pass that and be answered 429; instead their intermediate updates wait for the
-    budget, and the newest state of each is shown when its turn's next one is allowed. A final
-    state is never held back (it counts all the same).
+    bursts (each replica of the bot keeps its own budget). A status line wants an update a
+    second while its turn runs, so a few turns at once would pass that and be answered 429;
+    instead their intermediate updates wait for the budget, and the newest state of each is
+    shown when its turn's next one is allowed. A final state is never held back (it counts
+    all the same).
     """
 
     def __init__(
@@ -154,13 +155,13 @@ class StatusMessage:
         self._wanted = _Wanted(text, buttons or [], final=True)
         self._assistant_wanted = ""
         self._start_writer()
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)  # the writer waits out the second for an intermediate state
+        self._wake_writer()  # it may be waiting out the second (or the budget) for an intermediate state
 
     def cancel_pending(self) -> None:
         """Drop an intermediate update not written yet (the final state is always written)."""
         if self._wanted is not None and not self._wanted.final:
             self._wanted = None
+            self._wake_writer()  # nothing left to wait for
 
     def assistant_status(self, status: str) -> None:
         """Slack's own "is thinking…" indicator under the thread; turned off after a refusal."""
@@ -168,6 +169,11 @@ class StatusMessage:
             return
         self._assistant_wanted = status
         self._start_writer()
+        self._wake_writer()  # it goes ahead of an update that waits
+
+    def _wake_writer(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def reply_mark(self) -> int | None:
         """Taken just before the app posts in the thread; given back to :meth:`replied` after."""

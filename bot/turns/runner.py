@@ -26,6 +26,7 @@ from bot.outputs.collect import Generated, asks_for_file, collect, may_have_file
 from bot.outputs.post import OutputPoster
 from bot.slack.inbound import ThreadKey
 from bot.slack.status import END_ACTION, StatusBoard, StatusMessage, button
+from bot.together import both
 from bot.turns.observer import TERMINAL_STATUSES, RunObserver
 from bot.turns.poster import ThreadPoster
 from bot.turns.prompt import SANDBOX_RESTARTED, turn_input
@@ -208,7 +209,7 @@ class TurnRunner:
         if session.conversation_id:
             conversation_id, files = session.conversation_id, await listed
         else:  # a new thread: its files are read while Foundry opens the conversation
-            conversation_id, files = await asyncio.gather(self._open_conversation(session, thread), listed)
+            conversation_id, files = await both(self._open_conversation(session, thread), listed)
         files = files[-self._d.agent.slots :]
         request = ResponseRequest(
             agent_name=self._d.agent.name,

@@ -321,3 +321,47 @@ def test_the_update_budget_refills_at_its_rate_up_to_its_burst() -> None:
     budget.spend()
     budget.spend()  # a final update may overdraw
     assert budget.delay() == pytest.approx(4.0)
+
+
+async def test_the_indicator_goes_ahead_of_an_update_waiting_for_the_budget(
+    slack: SlackEmulator, thread: Thread
+) -> None:
+    """An update waiting (long) for the shared budget doesn't hold back Slack's indicator."""
+    budget = UpdateBudget(per_second=0.001, burst=1)
+    statuses = StatusBoard(slack_client(slack), _ignore_ts, budget=budget, min_interval=0.0)
+    status = statuses.get(thread.key, 1, None)
+    status.show("Queued")
+    await statuses.wait_idle()
+    budget.spend()  # other turns used it up: the next update waits about 1,000 s
+    status.show("Thinking…")  # waits for the budget
+    await asyncio.sleep(0.05)
+
+    status.assistant_status("is thinking…")
+    await slack.wait_for(lambda: slack.api_calls("assistant.threads.setStatus"), timeout=1)
+
+    assert "Thinking…" not in thread.status_texts()
+    status.finish("Done")
+    await statuses.wait_idle()
+
+
+async def test_a_turn_that_ends_lets_go_of_an_update_waiting_for_the_budget(
+    slack: SlackEmulator, thread: Thread
+) -> None:
+    """forget() drops the waiting update and the writer ends at once: shutting down doesn't wait for it."""
+    budget = UpdateBudget(per_second=0.001, burst=1)
+    statuses = StatusBoard(slack_client(slack), _ignore_ts, budget=budget, min_interval=0.0)
+    status = statuses.get(thread.key, 1, None)
+    status.show("Queued")
+    await statuses.wait_idle()
+    budget.spend()  # other turns used it up: the next update waits about 1,000 s
+    status.show("Thinking…")
+    await asyncio.sleep(0.05)
+
+    statuses.forget(1)
+    async with asyncio.timeout(1):
+        await statuses.wait_idle()
+    assert thread.status_texts() == ["Queued"]
+
+
+async def _ignore_ts(turn_id: int, ts: str) -> None:
+    """Where the board would save a status message's ts."""
