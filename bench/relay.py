@@ -4,9 +4,12 @@ For 1, 50 and 200 threads asking at once (one channel, one root message per thre
 the app, a plain-text question the scripted model answers in text without running code, after a
 fixed model delay), each target runs as its own process in HTTP mode, with events signed and
 delivered by the Slack emulator. Every scenario gets fresh emulators and a fresh process, which
-answers one warm-up thread before the measured burst. Figures per scenario and target:
+answers one warm-up thread before the measured burst. A scenario of fewer than ``MIN_TURNS``
+threads repeats its burst, in new threads, one burst after another, until it has that many turns
+(so the 1-thread figures are ten lone questions, not one). Figures per scenario and target:
 
-* turns/s: answered turns / (last answer's ``chat.postMessage`` − first event delivery start);
+* turns/s: answered turns / (last answer's ``chat.postMessage`` − first event delivery start),
+  the spans of repeated bursts added up;
 * added latency per turn: (answer's ``chat.postMessage`` reached Slack − start of the first
   delivery of its event) − model delay, at p50 and p99;
 * peak RSS: ``VmHWM`` of the process, read at the end of the scenario.
@@ -46,6 +49,9 @@ from bot.emulators.slack.models import Channel, User
 from bot.emulators.slack.records import ApiCall
 
 SCENARIOS = (1, 50, 200)
+#: A scenario with fewer threads than this asks again, in new threads, until it has this many
+#: turns (one burst after another): one turn is not a p50.
+MIN_TURNS = 10
 MODEL_DELAY_S = 0.5
 #: No plot/describe/list-files keyword and no code: the scripted model answers in text, no sandbox.
 QUESTION = "what can you do for me?"
@@ -260,7 +266,7 @@ async def run_scenario(target: str, threads: int, patience: float) -> Figures:
 
 
 async def measure(figures: Figures, slack: SlackEmulator, pid: int, patience: float) -> None:
-    """Warm up, then the burst; fills in ``figures``."""
+    """Warm up, then the burst (repeated in rounds until it made ``MIN_TURNS`` turns); fills in ``figures``."""
     alice = slack.add_user("alice")
     warm_up = slack.add_channel("warm-up", members=[alice])
     warmed = await ask(slack, alice, warm_up, 1, patience)
@@ -268,23 +274,28 @@ async def measure(figures: Figures, slack: SlackEmulator, pid: int, patience: fl
         await status_lines_done(slack, warm_up, set(warmed), patience)
     await slack.settle(patience)
 
-    channel = slack.add_channel("bench", members=[alice])
     wall_minus_monotonic = time.time() - time.monotonic()  # ApiCall.at is wall time, Attempt.started_at monotonic
+    rounds = math.ceil(MIN_TURNS / figures.threads)
     cpu_before = cpu_seconds(pid)
-    answered = await ask(slack, alice, channel, figures.threads, patience)
-    if figures.target == "bot":
-        await status_lines_done(slack, channel, set(answered), patience)
-    with contextlib.suppress(TimeoutError):  # a delivery still waiting for a retry; counted below
-        await slack.settle(10)
-    figures.cpu_ms_per_turn = (cpu_seconds(pid) - cpu_before) * 1000 / figures.threads
+    busy = 0.0
+    for number in range(rounds):
+        channel = slack.add_channel(f"bench-{number}", members=[alice])
+        answered = await ask(slack, alice, channel, figures.threads, patience)
+        if figures.target == "bot":
+            await status_lines_done(slack, channel, set(answered), patience)
+        with contextlib.suppress(TimeoutError):  # a delivery still waiting for a retry; counted below
+            await slack.settle(10)
+        starts, retried = delivery_starts(slack, channel, set(answered))
+        if set(starts) != set(answered):
+            raise RunFailed("an answered thread has no recorded event delivery")
+        figures.retried_deliveries += retried
+        posted = {ts: call.at - wall_minus_monotonic for ts, call in answered.items()}
+        figures.added_ms += [(posted[ts] - starts[ts] - MODEL_DELAY_S) * 1000 for ts in posted]
+        busy += max(posted.values()) - min(starts.values())
+    turns = rounds * figures.threads
+    figures.cpu_ms_per_turn = (cpu_seconds(pid) - cpu_before) * 1000 / turns
     figures.peak_rss_mb = peak_rss_mb(pid)
-
-    starts, figures.retried_deliveries = delivery_starts(slack, channel, set(answered))
-    if set(starts) != set(answered):
-        raise RunFailed("an answered thread has no recorded event delivery")
-    posted = {ts: call.at - wall_minus_monotonic for ts, call in answered.items()}
-    figures.added_ms = [(posted[ts] - starts[ts] - MODEL_DELAY_S) * 1000 for ts in posted]
-    figures.turns_per_s = figures.threads / (max(posted.values()) - min(starts.values()))
+    figures.turns_per_s = turns / busy
 
 
 def fmt(value: float, digits: int = 0) -> str:
