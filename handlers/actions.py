@@ -39,7 +39,7 @@ def action_thread(body: dict[str, Any]) -> str | None:
 
 
 def stop_listener(runner: TurnRunner, gate: Gate) -> Any:
-    """Stop: cancel the turn named on the button, if it is still running here."""
+    """Stop: cancel the turn named on the button if it runs here, or withdraw it if it is still queued."""
 
     async def on_stop(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
@@ -48,7 +48,10 @@ def stop_listener(runner: TurnRunner, gate: Gate) -> Any:
         except ValueError:
             return
         who = action_requester(body, context)
-        if await gate.admit(who, action_thread(body) or "", shared=False):
+        if not await gate.admit(who, action_thread(body) or "", shared=False):
+            return
+        # In progress here, or still queued; a queued turn claimed meanwhile is in progress by now.
+        if not runner.stop(turn_id, who.user_id) and not await runner.withdraw(turn_id, who.user_id):
             runner.stop(turn_id, who.user_id)
 
     return on_stop

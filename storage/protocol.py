@@ -178,6 +178,10 @@ class TurnStore(Protocol):
         """Any unfinished state → stopped (the Stop button)."""
         ...
 
+    async def withdraw_turn(self, turn_id: int) -> Turn | None:
+        """Queued → stopped, before it ever ran; None when it is no longer queued."""
+        ...
+
     async def list_in_flight_turns(self) -> list[Turn]:
         """Turns left running or posting, to resume after a crash or restart."""
         ...

@@ -83,17 +83,38 @@ class TurnRunner:
         self._d = deps
         self._running: dict[int, asyncio.Task[Response]] = {}
         self._stopped_by: dict[int, str | None] = {}
+        #: Turns this process is running, from their claim to their end.
+        self._active: set[int] = set()
         self._usage_recorded: set[int] = set()
         self._poll = recovery_poll_s
         self._limit = recovery_limit_s
 
     def stop(self, turn_id: int, user_id: str | None) -> bool:
-        """Cancel a running turn's run; False when the turn is not running here."""
+        """Stop a turn in progress here: cancel its run, or, while its files are still being
+        attached, keep it from asking Foundry at all; False when no such turn is in progress here."""
         task = self._running.get(turn_id)
-        if task is None or task.done():
+        if task is not None and not task.done():
+            self._stopped_by[turn_id] = user_id
+            task.cancel()
+            return True
+        if turn_id in self._active:
+            self._stopped_by[turn_id] = user_id  # seen before Foundry is asked
+            return True
+        return False
+
+    async def withdraw(self, turn_id: int, user_id: str | None) -> bool:
+        """Stop a queued turn before it runs: it never will, and its status line says so.
+
+        False when the turn is not queued (any more): it may have just started, see :meth:`stop`.
+        """
+        turn = await self._d.store.withdraw_turn(turn_id)
+        if turn is None:
             return False
-        self._stopped_by[turn_id] = user_id
-        task.cancel()
+        session = await self._d.store.get_session(turn.session_id)
+        if session is not None:
+            thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
+            self._d.statuses.get(thread, turn.id, turn.status_message_ts).finish(_stopped_text(user_id))
+            self._d.statuses.forget(turn.id)
         return True
 
     async def run(self, turn: Turn) -> None:
@@ -114,6 +135,7 @@ class TurnRunner:
         thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
         status = self._d.statuses.get(thread, turn.id, turn.status_message_ts)
         poster = ThreadPoster(self._d.slack, thread, turn.id, replies=status)
+        self._active.add(turn.id)
         try:
             if resume:
                 await self._resume(turn, status, poster)
@@ -121,8 +143,7 @@ class TurnRunner:
                 await self._run(turn, session, thread, status, poster)
         except StopRequested as stop:
             await self._d.store.stop_turn(turn.id)
-            who = f" by <@{stop.user_id}>" if stop.user_id else ""
-            status.finish(f":octagonal_sign: Stopped{who}.")
+            status.finish(_stopped_text(stop.user_id))
         except BotError as exc:
             logger.warning("turn %s failed: %s", turn.id, exc)
             await self._fail(turn, status, poster, _code(exc), exc.user_message)
@@ -131,6 +152,8 @@ class TurnRunner:
             logger.exception("turn %s failed unexpectedly", turn.id)
             await self._fail(turn, status, poster, "internal_error", BotError.user_message)
         finally:
+            self._active.discard(turn.id)
+            self._stopped_by.pop(turn.id, None)
             self._d.statuses.forget(turn.id)
             await self._record_usage(turn.id)
 
@@ -169,6 +192,8 @@ class TurnRunner:
             await self._d.store.finish_turn(turn.id)
             status.finish(FILES_READY)
             return
+        if turn.id in self._stopped_by:  # Stop pressed while the files were attached
+            raise StopRequested(self._stopped_by.pop(turn.id))
         run = await self._respond(turn, session, thread, status)
         await self._post(turn, session, status, poster, run, started)
 
@@ -347,6 +372,11 @@ class TurnRunner:
             notes.append(NO_FILE)
         for note in notes:
             await poster.say(note)
+
+
+def _stopped_text(user_id: str | None) -> str:
+    who = f" by <@{user_id}>" if user_id else ""
+    return f":octagonal_sign: Stopped{who}."
 
 
 def _code(exc: BotError) -> str:

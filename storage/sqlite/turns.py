@@ -179,5 +179,9 @@ class SqliteTurns(Queries):
         params = {"id": turn_id, "duration_ms": None, "now": timestamp(self._db.now())}
         return await self._update_turn("stop turn", _STOP, params)
 
+    async def withdraw_turn(self, turn_id: int) -> Turn | None:
+        sql = "UPDATE turns SET state = 'stopped', finished_at = :now WHERE id = :id AND state = 'queued' RETURNING *"
+        return await self._update_turn("withdraw turn", sql, {"id": turn_id, "now": timestamp(self._db.now())})
+
     async def _update_turn(self, what: str, sql: str, params: Params) -> Turn | None:
         return await self._one(Turn, what, sql, params, write=True)

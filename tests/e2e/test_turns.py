@@ -10,7 +10,7 @@ import pytest
 
 from bot.emulators.foundry import EmulatorConfig as FoundryConfig
 from bot.emulators.foundry import Fault, FoundryEmulator
-from bot.emulators.slack import SlackEmulator
+from bot.emulators.slack import FileUpload, SlackEmulator
 
 from .harness import Stack, bot_texts, emulators, running_bot
 
@@ -46,6 +46,47 @@ async def test_stop_button_cancels_the_running_turn(stack: Stack) -> None:
     assert "<@" in (_message(slack, general, root.ts, status.ts) or "")
     assert [r for r in stack.foundry.requests if r.route == "responses.cancel"]
     assert not any("never" in t for t in bot_texts(slack, general, root.ts))
+
+
+async def test_stop_on_a_queued_question_withdraws_it(stack: Stack) -> None:
+    """Stop pressed on a question still waiting its turn: it never runs, and its status line says so."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="one"))
+    await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+    await slack.post_message(alice, general, SLOW.format(s=0, tag="two"), thread_ts=root.ts)
+    queued = await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
+
+    await slack.press_button(alice, general, queued.ts, "stop_turn")
+    await slack.wait_for(lambda: "Stopped" in (_message(slack, general, root.ts, queued.ts) or ""), timeout=10)
+    await slack.wait_for_reply(general, root.ts, contains="one", after=root.ts, timeout=20)
+    await slack.settle()
+    await stack.services.scheduler.wait_idle()
+
+    assert "<@" in (_message(slack, general, root.ts, queued.ts) or "")
+    assert not any("two" in t for t in bot_texts(slack, general, root.ts))
+    assert sum(r.route == "responses.create" for r in stack.foundry.requests) == 1
+
+
+async def test_stop_while_files_are_attached_keeps_the_question_from_foundry(stack: Stack) -> None:
+    """Stop pressed while the question's files are still arriving: they finish, the question is never asked."""
+    slack = stack.slack
+    slack.stall_downloads(64 * 1024)
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    data = FileUpload("big.csv", size=2 * 1024 * 1024, pattern=b"1,2,3,4\n")
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> describe this", files=[data])
+    status = await slack.wait_for_reply(general, root.ts, contains="Attaching files", timeout=10)
+
+    await slack.press_button(alice, general, status.ts, "stop_turn")
+    slack.resume_downloads()
+    await slack.wait_for(lambda: "Stopped" in (_message(slack, general, root.ts, status.ts) or ""), timeout=20)
+    await slack.settle()
+    await stack.services.scheduler.wait_idle()
+
+    assert any("Attached big.csv" in t for t in bot_texts(slack, general, root.ts))
+    assert not [r for r in stack.foundry.requests if r.route == "responses.create"]
 
 
 def _message(slack: SlackEmulator, channel: object, root_ts: str, ts: str) -> str | None:

@@ -183,6 +183,27 @@ async def test_stop_turn_while_queued(store: Store, turn: Turn, clock: ManualClo
     assert await store.claim_next_turn(turn.session_id) is None
 
 
+async def test_withdraw_turn_only_while_queued(store: Store, session: Session) -> None:
+    """A queued turn is withdrawn (stopped, never run); one already running is left alone."""
+    first = await _enqueue(store, session, "1.0")
+    second = await _enqueue(store, session, "2.0")
+    running = await store.claim_next_turn(session.id)
+
+    withdrawn = await store.withdraw_turn(second.id)
+
+    assert running is not None
+    assert running.id == first.id
+    assert await store.withdraw_turn(first.id) is None
+    assert withdrawn is not None
+    assert (withdrawn.state, withdrawn.started_at) == (TurnState.STOPPED, None)
+    assert withdrawn.finished_at is not None
+    still = await store.get_turn(first.id)
+    assert still is not None
+    assert still.state is TurnState.RUNNING
+    await store.finish_turn(first.id)
+    assert await store.claim_next_turn(session.id) is None
+
+
 async def test_finish_turn_default_duration_from_start(store: Store, turn: Turn, clock: ManualClock) -> None:
     """Without an explicit duration, a finished turn lasted from its start to now, in milliseconds."""
     await store.claim_next_turn(turn.session_id)
