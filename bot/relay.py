@@ -292,7 +292,12 @@ class Relay:
         self._d.statuses.get(thread, turn.id, None).show(text)
 
     async def waiting_for_sandbox(self, turn: Turn, position: int) -> None:
-        """Tell the thread its turn waits for a free sandbox session, and where it stands."""
+        """Tell the thread its turn waits for a free sandbox session, and where it stands
+        (unless it no longer waits: withdrawn, or started meanwhile)."""
+        current = await self._d.store.get_turn(turn.id)
+        if current is None or current.state is not TurnState.QUEUED:
+            return
+        turn = current
         session = await self._d.store.get_session(turn.session_id)
         if session is None:
             return

@@ -83,7 +83,7 @@ class TurnRunner:
         self._d = deps
         self._running: dict[int, asyncio.Task[Response]] = {}
         self._stopped_by: dict[int, str | None] = {}
-        #: Turns this process is running, from their claim to their end.
+        #: Turns this process is carrying out, from the moment it is handed them to their end.
         self._active: set[int] = set()
         self._usage_recorded: set[int] = set()
         self._poll = recovery_poll_s
@@ -98,9 +98,14 @@ class TurnRunner:
             task.cancel()
             return True
         if turn_id in self._active:
-            self._stopped_by[turn_id] = user_id  # seen before Foundry is asked
+            self._stopped_by[turn_id] = user_id  # seen before its run starts
             return True
         return False
+
+    def _stop_if_asked(self, turn: Turn) -> None:
+        """Raise :class:`StopRequested` if Stop was pressed before the turn's run could be cancelled."""
+        if turn.id in self._stopped_by:
+            raise StopRequested(self._stopped_by.pop(turn.id))
 
     async def withdraw(self, turn_id: int, user_id: str | None) -> bool:
         """Stop a queued turn before it runs: it never will, and its status line says so.
@@ -126,6 +131,14 @@ class TurnRunner:
         await self._guarded(turn, resume=True)
 
     async def _guarded(self, turn: Turn, *, resume: bool) -> None:
+        self._active.add(turn.id)  # before any await: a Stop pressed from now on is seen
+        try:
+            await self._carry_out(turn, resume=resume)
+        finally:
+            self._active.discard(turn.id)
+            self._stopped_by.pop(turn.id, None)
+
+    async def _carry_out(self, turn: Turn, *, resume: bool) -> None:
         session = await self._d.store.get_session(turn.session_id)
         if session is None:
             return
@@ -135,7 +148,6 @@ class TurnRunner:
         thread = ThreadKey(team_id=session.team_id, channel_id=session.channel_id, root_ts=session.root_ts)
         status = self._d.statuses.get(thread, turn.id, turn.status_message_ts)
         poster = ThreadPoster(self._d.slack, thread, turn.id, replies=status)
-        self._active.add(turn.id)
         try:
             if resume:
                 await self._resume(turn, status, poster)
@@ -152,8 +164,6 @@ class TurnRunner:
             logger.exception("turn %s failed unexpectedly", turn.id)
             await self._fail(turn, status, poster, "internal_error", BotError.user_message)
         finally:
-            self._active.discard(turn.id)
-            self._stopped_by.pop(turn.id, None)
             self._d.statuses.forget(turn.id)
             await self._record_usage(turn.id)
 
@@ -192,8 +202,7 @@ class TurnRunner:
             await self._d.store.finish_turn(turn.id)
             status.finish(FILES_READY)
             return
-        if turn.id in self._stopped_by:  # Stop pressed while the files were attached
-            raise StopRequested(self._stopped_by.pop(turn.id))
+        self._stop_if_asked(turn)  # Stop pressed while the files were attached
         run = await self._respond(turn, session, thread, status)
         await self._post(turn, session, status, poster, run, started)
 
@@ -246,6 +255,7 @@ class TurnRunner:
             metadata={"slack_thread": thread.tag()},
         )
         observer = RunObserver()
+        self._stop_if_asked(turn)  # Stop pressed while the conversation was opened
         task = asyncio.create_task(self._stream(turn, request, observer, status, first))
         self._running[turn.id] = task
         try:

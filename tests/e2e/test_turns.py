@@ -89,6 +89,53 @@ async def test_stop_while_files_are_attached_keeps_the_question_from_foundry(sta
     assert not [r for r in stack.foundry.requests if r.route == "responses.create"]
 
 
+async def test_a_question_withdrawn_while_waiting_for_a_sandbox_stays_stopped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One sandbox, three threads: Stop on the last in line ends it there; the line moving on doesn't bring it back."""
+    async with (
+        emulators(monkeypatch) as (slack, foundry),
+        running_bot(slack, foundry, tmp_path / "bot.db", max_concurrent_sessions=1) as stack,
+    ):
+        alice = slack.add_user("alice")
+        general = slack.add_channel("general", members=[alice])
+        roots = [
+            await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=s, tag=tag))
+            for s, tag in ((1.5, "first"), (0, "second"), (0, "third"))
+        ]
+        last = roots[2].ts
+        waiting = await slack.wait_for_reply(general, last, contains="position 2", timeout=10)
+
+        await slack.press_button(alice, general, waiting.ts, "stop_turn")
+        await slack.wait_for_reply(general, roots[1].ts, contains="second", after=roots[1].ts, timeout=30)
+        await slack.settle()
+        await stack.services.scheduler.wait_idle()
+
+        assert [t for t in bot_texts(slack, general, last)] == [_message(slack, general, last, waiting.ts)]
+        assert "Stopped by <@" in (_message(slack, general, last, waiting.ts) or "")
+        assert sum(r.route == "responses.create" for r in foundry.requests) == 2
+
+
+async def test_stop_while_the_conversation_opens_keeps_the_question_from_foundry(stack: Stack) -> None:
+    """Foundry is slow to open the thread's conversation; Stop pressed meanwhile: the question is never asked."""
+    slack = stack.slack
+    stack.foundry.faults.add(Fault(route="conversations.create", kind="delay", delay_s=1.5, count=1))
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> what can you do for me?")
+    status = await slack.wait_for_reply(general, root.ts, contains="Thinking", timeout=5)
+
+    await slack.press_button(alice, general, status.ts, "stop_turn")
+    await slack.wait_for(lambda: "Stopped" in (_message(slack, general, root.ts, status.ts) or ""), timeout=10)
+    await slack.settle()
+    await stack.services.scheduler.wait_idle()
+
+    assert [r.route for r in stack.foundry.requests if (r.route or "").startswith(("conversations", "responses"))] == [
+        "conversations.create"
+    ]
+    assert not any("scripted model" in t for t in bot_texts(slack, general, root.ts))
+
+
 def _message(slack: SlackEmulator, channel: object, root_ts: str, ts: str) -> str | None:
     return next((m.text for m in slack.thread(channel, root_ts) if m.ts == ts), None)
 
