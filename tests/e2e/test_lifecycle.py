@@ -215,6 +215,28 @@ async def test_turn_running_when_channel_is_archived_is_stopped_and_cleaned_up(s
     assert [r for r in stack.foundry.requests if r.route == "responses.cancel"]
 
 
+async def test_question_queued_when_the_thread_ends_says_it_stopped(stack: Stack) -> None:
+    """`@bot end` while one question runs and another waits: both status lines end as stopped, none says Queued."""
+    slack = stack.slack
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    slow = "```python\nimport time\ntime.sleep(30)\n```"
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {slow}")
+    await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+    await slack.post_message(alice, general, "```python\nprint('never')\n```", thread_ts=root.ts)
+    queued = await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
+
+    await slack.post_message(alice, general, f"<@{slack.bot.id}> end", thread_ts=root.ts)
+    await slack.wait_for(lambda: stack.foundry.counters()["conversations"] == 0, timeout=15)
+    await slack.settle()
+    await stack.services.scheduler.wait_idle()
+
+    line = next(m.text or "" for m in slack.thread(general, root.ts) if m.ts == queued.ts)
+    assert "Stopped" in line
+    assert not any("Queued" in (m.text or "") for m in slack.thread(general, root.ts))
+    assert sum(r.route == "responses.create" for r in stack.foundry.requests) == 1
+
+
 async def test_idle_thread_expires(pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path) -> None:
     """A thread quiet for longer than THREAD_IDLE_TTL is ended; a fresh one is kept."""
     slack, foundry = pair
