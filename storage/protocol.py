@@ -42,6 +42,10 @@ class EventStore(Protocol):
         """True only the first time ``key`` (an event id, or a channel and ts) is claimed."""
         ...
 
+    async def release_event(self, key: str) -> None:
+        """Forget a claimed ``key``, so it may be claimed again (what it stood for didn't happen)."""
+        ...
+
     async def prune_events(self, older_than: datetime) -> int:
         """Forget keys received before ``older_than``; returns how many were removed."""
         ...

@@ -47,16 +47,20 @@ class Gate:
 
     async def refuse_once(self, who: Requester, refusal: Refusal, thread_ts: str | None, *, key: str) -> None:
         """Explain a refusal unless this one (``key``: a thread and person, or a message) was explained."""
-        if not await self._store.claim_event(f"refused:{refusal.reason}:{who.team_id}:{who.channel_id}:{key}"):
+        claim = f"refused:{refusal.reason}:{who.team_id}:{who.channel_id}:{key}"
+        if not await self._store.claim_event(claim):
             return
         logger.info("refused %s in %s: %s", who.user_id, who.channel_id, refusal.reason)
-        await self._explain(who, refusal, thread_ts=thread_ts)
+        if not await self._explain(who, refusal, thread_ts=thread_ts):
+            await self._store.release_event(claim)  # not told: the next refusal here explains it
 
-    async def _explain(self, who: Requester, refusal: Refusal, *, thread_ts: str | None) -> None:
-        """Tell only the person, in the thread."""
+    async def _explain(self, who: Requester, refusal: Refusal, *, thread_ts: str | None) -> bool:
+        """Tell only the person, in the thread; False when Slack wouldn't take the message."""
         try:
             await self._slack.chat_postEphemeral(
                 channel=who.channel_id, user=who.user_id, thread_ts=thread_ts, text=refusal.message
             )
         except SlackApiError as exc:
             logger.info("could not explain a refusal in %s: %s", who.channel_id, exc.response.get("error"))
+            return False
+        return True

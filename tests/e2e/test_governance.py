@@ -53,6 +53,26 @@ async def test_workspace_outside_allowed_teams_is_refused_once_per_thread(pair: 
         assert bot_texts(slack, general, root) == []  # nobody else sees anything
 
 
+async def test_a_refusal_slack_would_not_deliver_is_explained_the_next_time(pair: Pair, tmp_path: Path) -> None:
+    """The private explanation fails to post once: the person's next message in the thread gets it."""
+    slack, foundry = pair
+    async with running_bot(slack, foundry, tmp_path / "bot.db", allowed_teams="T0ELSEWHERE") as stack:
+        alice = slack.add_user("alice")
+        general = slack.add_channel("general", members=[alice])
+        slack.fail("chat.postEphemeral", "internal_error", times=1)
+        root = await ask(slack, alice, general, python("print(1)"))
+        await slack.wait_for(lambda: slack.api_calls("chat.postEphemeral"), timeout=10)
+        await stack.services.scheduler.wait_idle()
+        await slack.settle()
+        assert ephemeral_texts(slack, alice) == []
+
+        await ask(slack, alice, general, python("print(2)"), thread_ts=root)
+        await refused(stack, alice, "not enabled for this workspace", count=1)
+        await ask(slack, alice, general, python("print(3)"), thread_ts=root)
+        await refused(stack, alice, "not enabled for this workspace", count=1)  # still once, once it got through
+        assert runs(stack.foundry) == 0
+
+
 async def test_allowed_team_is_served(pair: Pair, tmp_path: Path) -> None:
     slack, foundry = pair
     async with running_bot(slack, foundry, tmp_path / "bot.db", allowed_teams=slack.config.team_id):

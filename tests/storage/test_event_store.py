@@ -34,3 +34,15 @@ async def test_prune_events_nothing_old(store: Store) -> None:
     await store.claim_event("Ev01")
 
     assert await store.prune_events(older_than=START) == 0
+
+
+async def test_released_event_can_be_claimed_again(store: Store) -> None:
+    """A key whose work didn't happen is given back: the next claim wins; others are untouched."""
+    assert await store.claim_event("refused:Ev01")
+    assert await store.claim_event("refused:Ev02")
+
+    await store.release_event("refused:Ev01")
+    await store.release_event("never-claimed")
+
+    assert await store.claim_event("refused:Ev01")
+    assert not await store.claim_event("refused:Ev02")
