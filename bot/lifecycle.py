@@ -41,7 +41,6 @@ from storage.records import (
     ResourceKind,
     Session,
     SessionState,
-    Turn,
     TurnState,
 )
 
@@ -133,12 +132,12 @@ class Lifecycle:
     async def _stop_turns(self, session: Session, patience: float = 15.0) -> None:
         turns = await self._store.list_turns(session.id)
         for turn in turns:
-            if turn.state in IN_FLIGHT_TURN_STATES and self._runner is not None:
-                self._runner.stop(turn.id, None)
-            elif turn.state is TurnState.QUEUED and self._runner is None:
+            if turn.state is not TurnState.QUEUED and turn.state not in IN_FLIGHT_TURN_STATES:
+                continue
+            if self._runner is not None:
+                await self._runner.halt(turn.id, None)  # a queued one's status line then says it stopped
+            elif turn.state is TurnState.QUEUED:
                 await self._store.stop_turn(turn.id)
-            elif turn.state is TurnState.QUEUED and self._runner is not None:
-                await self._withdraw(self._runner, turn)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + patience
         while loop.time() < deadline:
@@ -147,12 +146,6 @@ class Lifecycle:
                 return
             await asyncio.sleep(0.05)
         logger.warning("turns of session %s still running after %.0f s; archiving anyway", session.id, patience)
-
-    @staticmethod
-    async def _withdraw(runner: TurnRunner, turn: Turn) -> None:
-        """Withdrawn, so its "Queued" status line says it stopped; one that started meanwhile is stopped."""
-        if not await runner.withdraw(turn.id, None):
-            runner.stop(turn.id, None)
 
     async def _archive_all(self, sessions: Iterable[Session], reason: ArchiveReason) -> None:
         for session in sessions:

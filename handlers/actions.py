@@ -50,9 +50,7 @@ def stop_listener(runner: TurnRunner, gate: Gate) -> Any:
         who = action_requester(body, context)
         if not await gate.admit(who, action_thread(body) or "", shared=False):
             return
-        # In progress here, or still queued; a queued turn claimed meanwhile is in progress by now.
-        if not runner.stop(turn_id, who.user_id) and not await runner.withdraw(turn_id, who.user_id):
-            runner.stop(turn_id, who.user_id)
+        await runner.halt(turn_id, who.user_id)
 
     return on_stop
 

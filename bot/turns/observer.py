@@ -9,6 +9,9 @@ from bot.foundry.models import CodeInterpreterCall, Response
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
 
+#: The status line before the run shows anything else.
+THINKING = ":thinking_face: Thinking…"
+
 
 @dataclass
 class RunObserver:
@@ -44,4 +47,4 @@ class RunObserver:
             return ":writing_hand: Writing the answer…"
         if self.steps:
             return f":gear: Running code (step {self.steps})…"
-        return ":thinking_face: Thinking…"
+        return THINKING

@@ -27,7 +27,7 @@ from bot.outputs.post import OutputPoster
 from bot.slack.inbound import ThreadKey
 from bot.slack.status import END_ACTION, StatusBoard, StatusMessage, button
 from bot.together import both
-from bot.turns.observer import TERMINAL_STATUSES, RunObserver
+from bot.turns.observer import TERMINAL_STATUSES, THINKING, RunObserver
 from bot.turns.poster import ThreadPoster
 from bot.turns.prompt import SANDBOX_RESTARTED, turn_input
 from storage.protocol import Store
@@ -101,6 +101,12 @@ class TurnRunner:
             self._stopped_by[turn_id] = user_id  # seen before its run starts
             return True
         return False
+
+    async def halt(self, turn_id: int, user_id: str | None) -> None:
+        """Stop a turn wherever it is: in progress here (:meth:`stop`), or still queued
+        (:meth:`withdraw`); a queued turn claimed in between is in progress by then."""
+        if not self.stop(turn_id, user_id) and not await self.withdraw(turn_id, user_id):
+            self.stop(turn_id, user_id)
 
     def _stop_if_asked(self, turn: Turn) -> None:
         """Raise :class:`StopRequested` if Stop was pressed before the turn's run could be cancelled."""
@@ -407,7 +413,7 @@ class _FirstStatus:
         self._timer.cancel()
         if not self._shown:
             self._shown = True
-            self._status.show(":thinking_face: Thinking…")
+            self._status.show(THINKING)
             self._status.assistant_status("is thinking…")
 
     def cancel(self) -> None:

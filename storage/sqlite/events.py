@@ -22,7 +22,7 @@ class SqliteEvents(Queries):
         return bool(inserted)
 
     async def release_event(self, key: str) -> None:
-        sql = "DELETE FROM processed_events WHERE key = :key RETURNING key"
+        sql = "DELETE FROM processed_events WHERE key = :key"
         await self._db.statement("release event", sql, {"key": key}, write=True)
 
     async def prune_events(self, older_than: datetime) -> int:

@@ -12,6 +12,7 @@ import pytest
 from bot.demo import bot_subprocess
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import FileUpload, SlackEmulator
+from bot.emulators.slack.models import Channel, Message, User
 from bot.slack.status import END_ACTION
 from storage import ArchiveReason, CleanupJob, CleanupState, SessionState, open_store
 
@@ -201,14 +202,20 @@ async def test_clean_up_survives_500s_and_429s(stack: Stack, two: tuple) -> None
     assert any(job.attempts > 1 for job in jobs)
 
 
-async def test_turn_running_when_channel_is_archived_is_stopped_and_cleaned_up(stack: Stack) -> None:
-    """A turn still running when its channel is archived is cancelled, then its resources deleted."""
-    slack = stack.slack
+async def slow_question_running(slack: SlackEmulator) -> tuple[User, Channel, Message]:
+    """Alice asks for 30 s of code; returns her, the channel and the thread's root once it runs."""
     alice = slack.add_user("alice")
     general = slack.add_channel("general", members=[alice])
     slow = "```python\nimport time\ntime.sleep(30)\n```"
     root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {slow}")
     await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+    return alice, general, root
+
+
+async def test_turn_running_when_channel_is_archived_is_stopped_and_cleaned_up(stack: Stack) -> None:
+    """A turn still running when its channel is archived is cancelled, then its resources deleted."""
+    slack = stack.slack
+    alice, general, _ = await slow_question_running(slack)
     await slack.archive_channel(general, by=alice)
     await slack.wait_for(lambda: stack.foundry.counters()["conversations"] == 0, timeout=15)
     await slack.wait_for(lambda: stack.foundry.counters()["containers"] == 0, timeout=15)
@@ -218,11 +225,7 @@ async def test_turn_running_when_channel_is_archived_is_stopped_and_cleaned_up(s
 async def test_question_queued_when_the_thread_ends_says_it_stopped(stack: Stack) -> None:
     """`@bot end` while one question runs and another waits: both status lines end as stopped, none says Queued."""
     slack = stack.slack
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    slow = "```python\nimport time\ntime.sleep(30)\n```"
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {slow}")
-    await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+    alice, general, root = await slow_question_running(slack)
     await slack.post_message(alice, general, "```python\nprint('never')\n```", thread_ts=root.ts)
     queued = await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
 

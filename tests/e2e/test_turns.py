@@ -11,21 +11,31 @@ import pytest
 from bot.emulators.foundry import EmulatorConfig as FoundryConfig
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import FileUpload, SlackEmulator
+from bot.emulators.slack.models import Channel, Message, User
 
 from .harness import Stack, bot_texts, emulators, running_bot
 
 SLOW = "```python\nimport time\ntime.sleep({s})\nprint('{tag}')\n```"
 
 
-async def test_message_during_a_run_is_queued_then_answered_in_order(stack: Stack) -> None:
-    """A second question sent while the first runs is acknowledged as queued, then answered after it."""
-    slack = stack.slack
+async def queued_behind_a_running_question(slack: SlackEmulator) -> tuple[User, Channel, Message, Message]:
+    """Alice asks something slow ("one"), then a quick follow-up ("two") while it runs.
+
+    Returns her, the channel, the thread's root and the follow-up's "Queued" status line.
+    """
     alice = slack.add_user("alice")
     general = slack.add_channel("general", members=[alice])
     root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="one"))
     await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
     await slack.post_message(alice, general, SLOW.format(s=0, tag="two"), thread_ts=root.ts)
-    await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
+    queued = await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
+    return alice, general, root, queued
+
+
+async def test_message_during_a_run_is_queued_then_answered_in_order(stack: Stack) -> None:
+    """A second question sent while the first runs is acknowledged as queued, then answered after it."""
+    slack = stack.slack
+    _, general, root, _ = await queued_behind_a_running_question(slack)
     await slack.wait_for_reply(general, root.ts, contains="two", after=root.ts, timeout=20)
     texts = bot_texts(slack, general, root.ts)
     first = next(i for i, t in enumerate(texts) if "one" in t and "Output" in t)
@@ -51,12 +61,7 @@ async def test_stop_button_cancels_the_running_turn(stack: Stack) -> None:
 async def test_stop_on_a_queued_question_withdraws_it(stack: Stack) -> None:
     """Stop pressed on a question still waiting its turn: it never runs, and its status line says so."""
     slack = stack.slack
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="one"))
-    await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
-    await slack.post_message(alice, general, SLOW.format(s=0, tag="two"), thread_ts=root.ts)
-    queued = await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
+    alice, general, root, queued = await queued_behind_a_running_question(slack)
 
     await slack.press_button(alice, general, queued.ts, "stop_turn")
     await slack.wait_for(lambda: "Stopped" in (_message(slack, general, root.ts, queued.ts) or ""), timeout=10)

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.emulators.slack import EmulatorConfig, SlackEmulator
 from bot.emulators.slack.models import Channel, Message
 from bot.slack.inbound import ThreadKey
-from bot.slack.status import StatusBoard, UpdateBudget
+from bot.slack.status import StatusBoard, StatusMessage, UpdateBudget
 
 
 @pytest.fixture(name="slack")
@@ -323,18 +323,24 @@ def test_the_update_budget_refills_at_its_rate_up_to_its_burst() -> None:
     assert budget.delay() == pytest.approx(4.0)
 
 
-async def test_the_indicator_goes_ahead_of_an_update_waiting_for_the_budget(
-    slack: SlackEmulator, thread: Thread
-) -> None:
-    """An update waiting (long) for the shared budget doesn't hold back Slack's indicator."""
+async def waiting_for_the_budget(slack: SlackEmulator, thread: Thread) -> tuple[StatusBoard, StatusMessage]:
+    """Turn 1's line says "Queued"; other turns used up the update budget, so its "Thinking…" waits."""
     budget = UpdateBudget(per_second=0.001, burst=1)
     statuses = StatusBoard(slack_client(slack), _ignore_ts, budget=budget, min_interval=0.0)
     status = statuses.get(thread.key, 1, None)
     status.show("Queued")
     await statuses.wait_idle()
-    budget.spend()  # other turns used it up: the next update waits about 1,000 s
-    status.show("Thinking…")  # waits for the budget
+    budget.spend()  # the next update waits about 1,000 s
+    status.show("Thinking…")
     await asyncio.sleep(0.05)
+    return statuses, status
+
+
+async def test_the_indicator_goes_ahead_of_an_update_waiting_for_the_budget(
+    slack: SlackEmulator, thread: Thread
+) -> None:
+    """An update waiting (long) for the shared budget doesn't hold back Slack's indicator."""
+    statuses, status = await waiting_for_the_budget(slack, thread)
 
     status.assistant_status("is thinking…")
     await slack.wait_for(lambda: slack.api_calls("assistant.threads.setStatus"), timeout=1)
@@ -348,14 +354,7 @@ async def test_a_turn_that_ends_lets_go_of_an_update_waiting_for_the_budget(
     slack: SlackEmulator, thread: Thread
 ) -> None:
     """forget() drops the waiting update and the writer ends at once: shutting down doesn't wait for it."""
-    budget = UpdateBudget(per_second=0.001, burst=1)
-    statuses = StatusBoard(slack_client(slack), _ignore_ts, budget=budget, min_interval=0.0)
-    status = statuses.get(thread.key, 1, None)
-    status.show("Queued")
-    await statuses.wait_idle()
-    budget.spend()  # other turns used it up: the next update waits about 1,000 s
-    status.show("Thinking…")
-    await asyncio.sleep(0.05)
+    statuses, _ = await waiting_for_the_budget(slack, thread)
 
     statuses.forget(1)
     async with asyncio.timeout(1):
