@@ -211,7 +211,9 @@ class TurnStore(Protocol):
     ) -> int:
         """Questions asked since a moment, for per-user and per-channel limits.
 
-        A turn without text (files dropped into a thread, attached without a question) is no question.
+        A turn without text (files dropped into a thread, attached without a question) is no question;
+        nor is one withdrawn before it ran (Stop pressed while it waited, or its thread ended): it
+        used nothing.
         """
         ...
 

@@ -1,11 +1,12 @@
 """Daily limits: questions per person, new sandbox sessions per channel, per UTC day.
 
 ``MAX_TURNS_PER_USER_PER_DAY`` counts the questions a person asked today, queued and running ones
-included. ``MAX_SESSIONS_PER_CHANNEL_PER_DAY`` counts the sandbox sessions the channel's turns
-started today (a turn counts one when it runs in a container its thread had not used before),
-plus one for each thread whose question waits for its first sandbox; it refuses threads that
-would need a new one, while a thread that already has its sandbox goes on. The relay checks and
-queues in one step, so a burst of questions can't slip past a limit together.
+included; a question withdrawn before it ran (Stop pressed while it waited) gives its place back.
+``MAX_SESSIONS_PER_CHANNEL_PER_DAY`` counts the sandbox sessions the channel's turns started today
+(a turn counts one when it runs in a container its thread had not used before), plus one for each
+thread whose question waits for its first sandbox; it refuses threads that would need a new one,
+while a thread that already has its sandbox goes on. The relay checks and queues in one step, so a
+burst of questions can't slip past a limit together.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ SELECT COUNT(*) FROM turns WHERE state = 'queued' AND (:session_id IS NULL OR se
 _COUNT_TURNS = """
 SELECT COUNT(*) FROM turns
 WHERE team_id = :team_id AND created_at >= :since AND text != ''
+  AND NOT (state = 'stopped' AND started_at IS NULL)
   AND (:user_id IS NULL OR user_id = :user_id)
   AND (:channel_id IS NULL OR channel_id = :channel_id)
 """

@@ -275,6 +275,30 @@ async def test_questions_per_person_stop_at_the_limit_and_reset_the_next_day(pai
         await refused(stack, alice, "today's limit of 2 questions", count=2)
 
 
+async def test_a_question_withdrawn_before_it_ran_gives_its_place_back(pair: Pair, tmp_path: Path) -> None:
+    """Limit 2: Alice's second question waits behind her first and she stops it; it never ran, so
+    her next question is answered rather than refused."""
+    slack, foundry = pair
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    async with running_bot(slack, foundry, tmp_path / "bot.db", max_turns_per_user_per_day=2) as stack:
+        root = await ask(slack, alice, general, python("import time; time.sleep(1.5); print(1111)"))
+        await answered(slack, general, root, "Running code")
+        await slack.post_message(alice, general, python("print(2222)"), thread_ts=root)
+        await answered(slack, general, root, "Queued")
+        (queued,) = [m for m in slack.thread(general, root) if m.user == slack.bot.id and "Queued" in (m.text or "")]
+        await slack.press_button(alice, general, queued.ts, "stop_turn")
+        await answered(slack, general, root, "1111")
+
+        await slack.post_message(alice, general, python("print(3333)"), thread_ts=root)
+        await answered(slack, general, root, "3333")
+        await stack.services.scheduler.wait_idle()
+        await slack.settle()
+        assert not any("today's limit" in t for t in ephemeral_texts(slack, alice))
+        assert not any("2222" in t for t in bot_texts(slack, general, root))
+        assert runs(stack.foundry) == 2
+
+
 async def test_new_sandbox_sessions_per_channel_stop_at_the_limit_and_reset_the_next_day(
     pair: Pair, tmp_path: Path
 ) -> None:

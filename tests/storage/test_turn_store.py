@@ -327,6 +327,19 @@ async def test_files_dropped_without_a_question_are_not_counted_as_questions(sto
     assert await store.count_turns("T1", since=START, user_id="U1") == 1
 
 
+async def test_a_question_withdrawn_before_it_ran_is_not_counted(store: Store) -> None:
+    """Stop pressed while a question waited: it used nothing, so it gives its place in the day's count back.
+    A question stopped while it ran still counts."""
+    here, _ = await store.get_or_create_session("T1", "C1", "1.0")
+    ran = await _enqueue(store, here, "1.1", user="U1")
+    waited = await _enqueue(store, here, "1.2", user="U1")
+    await store.claim_next_turn(here.id)
+    await store.stop_turn(ran.id)
+    assert await store.withdraw_turn(waited.id) is not None
+
+    assert await store.count_turns("T1", since=START, user_id="U1") == 1
+
+
 async def test_list_turns_in_seq_order(store: Store, session: Session) -> None:
     """A session's turns are listed in seq order."""
     turns = [await _enqueue(store, session, f"1.{n}") for n in range(3)]
