@@ -11,7 +11,9 @@ of :func:`~bot.files.text.is_text`), which is all the type gate needs of a file 
 The reader never ends on its own. After the last byte it waits for a verdict on the whole file:
 :meth:`GrowingSpool.release` lets it end, :meth:`GrowingSpool.abandon` makes it fail. An upload
 that reads it can't complete for a file that failed a check: its body stops short of the end,
-the closing boundary is never sent, and the server never gets a file.
+the closing boundary is never sent, and the server never gets a file. A reader may also begin
+before the file's start was judged, and take no byte until :meth:`GrowingSpool.admit` says it
+passed (so an upload's request can open while that start is still on its way).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class GrowingSpool:
         self._ended = False
         self._reader_gone = False
         self._verdict: bool | None = None
+        #: The body whose start passed (:meth:`admit`); 0 before.
+        self._admitted = 0
         self._changed = asyncio.Event()
 
     # What the downloader reports -----------------------------------------------------------------
@@ -93,6 +97,13 @@ class GrowingSpool:
         self._ended = True
         self._notify()
 
+    def admit(self) -> None:
+        """The start of the body now arriving passed: a reader waiting for that may take its bytes
+        (the end still waits for :meth:`release`). Should the download start over, the new body
+        is not admitted."""
+        self._admitted = self._bodies
+        self._notify()
+
     def release(self) -> None:
         """The whole file passed: the reader ends once it has read every byte."""
         self._verdict = True
@@ -129,13 +140,20 @@ class GrowingSpool:
                 return bytes(data[offset - start : end - start])
         raise ValueError(f"bytes {offset}-{end} were not captured")
 
-    async def chunks(self, chunk_size: int, *, limit: int) -> AsyncGenerator[bytes, None]:
+    async def chunks(self, chunk_size: int, *, limit: int, once_admitted: bool = False) -> AsyncGenerator[bytes, None]:
         """The file's bytes as they arrive, in chunks of about ``chunk_size``, ending once released.
 
-        One reader only: each batch is let go once read. Raises :class:`SpoolChanged` when the
-        file is abandoned, when the download starts over (the bytes already read may not be the
-        file's), or when it passes ``limit`` bytes.
+        One reader only: each batch is let go once read. With ``once_admitted``, nothing is read
+        before :meth:`admit` (or :meth:`release`). Raises :class:`SpoolChanged` when the file is
+        abandoned, when the download starts over (the bytes already read may not be the file's),
+        or when it passes ``limit`` bytes.
         """
+        while once_admitted and not self._admitted and self._verdict is None:
+            await self._next_change()
+        if self._verdict is False:
+            raise SpoolChanged("the file was abandoned")
+        if once_admitted and self._verdict is None and self._admitted != self._bodies:
+            raise SpoolChanged("the download started over after its start passed")
         while not self._bodies and not self._ended:
             await self._next_change()
         if not self._bodies:

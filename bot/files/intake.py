@@ -3,10 +3,12 @@
 Files are hashed as they arrive and memory stays flat whatever their size: small ones are held
 in memory; a large one whose type its first bytes decide is passed straight on to Foundry and
 kept nowhere (the gate reads its start and samples taken on the way); other large ones are
-spooled to a private temporary file. Nothing that fails a check reaches Foundry: an upload
-that starts while the rest of the file arrives is completed only once the whole file passed
-(see :meth:`FileIntake._relay`). The same bytes dropped twice in one thread are uploaded once.
-Every file gets a visible outcome, attached or skipped with its reason.
+spooled to a private temporary file. Neither the bytes nor the name of a file that fails a
+check reach Foundry: an upload opened while the file arrives sends its body only once the file's
+start passed (until then, its request announces only a length), and completes only once the
+whole file passed (see :meth:`FileIntake._relay`). The same bytes
+dropped twice in one thread are uploaded once. Every file gets a visible outcome, attached or
+skipped with its reason.
 """
 
 from __future__ import annotations
@@ -113,14 +115,15 @@ class FileIntake:
 
         The download of a file kept (in memory or in a spool file) starts while the thread's files
         are read: a file already attached, or one past the thread's slots, cancels it (and nothing
-        has left Slack); a file to pass on waits for that list. A file whose type its
-        first bytes decide, and whose size no file of the thread shares, starts its upload once
-        those bytes passed, taking the download as it arrives; its last bytes go only once the
-        whole file passed the gate (on the whole file, or on the samples the gate reads of a file
-        passed on) and was recorded, and if it doesn't pass, the upload is cut off short of its
-        end, so Foundry never gets the file. Any other file (an Office package, whose parts are listed at its end, or
-        one that might repeat a file of the thread) is checked and hashed whole before its upload
-        begins. A failed upload is tried again from the kept copy.
+        has left Slack); a file to pass on waits for that list. A file whose type its first bytes
+        decide, and whose size no file of the thread shares, opens its upload's request while
+        those bytes arrive and sends its body from the moment they passed, taking the download as
+        it arrives (a file refused there leaves a cut-off request with no body); its last bytes
+        go only once the whole file passed the gate (on the whole file, or on the samples the gate
+        reads of a file passed on) and was recorded, and if it doesn't pass, the upload is cut off
+        short of its end, so Foundry never gets the file. Any other file (an Office package, whose
+        parts are listed at its end, or one that might repeat a file of the thread) is checked and
+        hashed whole before its upload begins. A failed upload is tried again from the kept copy.
         """
         samples = sample_ranges(file.size) if pass_on and extension_of(file.name) in TEXT else ()
         growing = GrowingSpool(HEAD_BYTES, samples=samples)
@@ -147,12 +150,20 @@ class FileIntake:
                 return None
             download = download or start_download()
             if starts_decide(file) and unique:
+                # A file larger than its start, whose bytes the spool hears of (held in memory or
+                # passed on, not saved to disk), opens the upload's request while that start is on
+                # its way; no byte of the body, not even the file's name, goes before it passed.
+                # Should the whole file arrive first, the upload reads it once it passed whole.
+                heard = pass_on or file.size <= self._downloader.in_memory_up_to
+                if heard and file.size > HEAD_BYTES:
+                    upload = asyncio.ensure_future(self._stream_upload(file, growing))
                 head = await growing.head()
                 if head is not None:
                     rejection = check_head(file, head, content_type=growing.content_type)
                     if rejection is not None:
                         return Outcome(False, rejection.reason)
-                    upload = asyncio.ensure_future(self._stream_upload(file, growing))
+                    growing.admit()
+                    upload = upload or asyncio.ensure_future(self._stream_upload(file, growing))
                     if pass_on:
                         # Nothing is kept of a file passed on: an upload that fails ends this try.
                         await asyncio.wait((download, upload), return_when=asyncio.FIRST_COMPLETED)
@@ -163,6 +174,11 @@ class FileIntake:
                 return spooled
             if spooled.source is None and spooled.size != file.size:
                 return None  # the samples were taken where a file of Slack's size has them
+            if upload is not None and (spooled.on_disk or spooled.size != file.size):
+                # Not the body the upload opened for (saved to disk unseen, or not the size Slack
+                # gave): the kept copy is sent instead, without spending a try on it.
+                await _finish(upload)
+                upload = None
             rejection = await _check_content(file, spooled, growing)
             if rejection is not None:
                 return Outcome(False, rejection.reason)
@@ -179,10 +195,12 @@ class FileIntake:
     async def _stream_upload(self, file: SlackFile, growing: GrowingSpool) -> FileObject:
         """Upload the file as it downloads, with the size Slack gave (checked as the bytes come).
 
+        The request opens at once; its body waits for the file's start to pass
+        (:meth:`GrowingSpool.admit`), or for the whole file to (:meth:`GrowingSpool.release`).
         However the upload ends, its reader is closed at once: the spool then holds nothing more
         for it, and a download it paces is no longer held back.
         """
-        chunks = growing.chunks(READ_CHUNK, limit=file.size)
+        chunks = growing.chunks(READ_CHUNK, limit=file.size, once_admitted=True)
         try:
             name, mime = plain_name(file.name), _mime(file)
             return await self._foundry.upload_file(name, chunks, size=file.size, content_type=mime)

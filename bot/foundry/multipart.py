@@ -56,13 +56,22 @@ class StreamedMultipart:
         return headers
 
     async def body(self) -> AsyncIterator[bytes]:
-        """The framed body, one chunk at a time; checks the promised size if one was given."""
-        yield self._head
+        """The framed body, one chunk at a time; checks the promised size if one was given.
+
+        The form fields and the file part's header go out with the file's first chunk, not
+        before: until ``chunks`` yields, nothing of the body (not the file's name either) is sent.
+        """
+        head = self._head
         sent = 0
         async for chunk in self._chunks:
             if chunk:
+                if head:
+                    yield head
+                    head = b""
                 sent += len(chunk)
                 yield chunk
+        if head:  # an empty file
+            yield head
         if self._size is not None and sent != self._size:
             raise FoundryError(f"upload of {self._filename!r}: got {sent} bytes, {self._size} were announced")
         yield self._tail

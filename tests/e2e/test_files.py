@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulators.foundry import Fault, FoundryEmulator
+from bot.emulators.foundry import Fault, FoundryEmulator, RecordedRequest
 from bot.emulators.slack import EmulatorConfig as SlackConfig
 from bot.emulators.slack import FileUpload, SlackEmulator
 from bot.emulators.slack import RetryPolicy as SlackRetry
@@ -286,14 +286,31 @@ async def upload_in_flight(foundry: FoundryEmulator) -> None:
     raise AssertionError("no upload to Foundry began while the download was held")
 
 
+async def skipped_while_uploading(
+    stack: Stack, name: str, content: bytes, *, held_after: int
+) -> tuple[str, RecordedRequest]:
+    """Drop ``content`` with the download held after ``held_after`` bytes until an upload is under
+    way, then let it finish: the thread's "Skipped" line, and the one upload Foundry saw begin."""
+    stack.slack.stall_downloads(held_after)
+    channel, root = await drop(stack, [FileUpload(name, content=content)])
+    await upload_in_flight(stack.foundry)
+    stack.slack.resume_downloads()
+    reply = await stack.slack.wait_for_reply(channel, root, contains=f"Skipped {name}", timeout=20)
+    await settle(stack)
+    (upload,) = [r for r in stack.foundry.requests if r.route == "files.create"]
+    return reply.text or "", upload
+
+
 #: Held in memory while relayed (up to 4 MiB), and passed straight on (kept nowhere).
 SIZES = pytest.mark.parametrize("size", [2 * MiB, 8 * MiB], ids=["in memory", "passed on"])
 
 
 @SIZES
-async def test_large_file_streams_to_foundry_while_still_downloading(stack: Stack, size: int) -> None:
-    """With the download held after 256 KB, the upload has already begun; the file arrives intact."""
-    stack.slack.stall_downloads(256 * 1024)
+@pytest.mark.parametrize("held_after", [16 * 1024, 256 * 1024], ids=["start not in", "start passed"])
+async def test_large_file_streams_to_foundry_while_still_downloading(stack: Stack, size: int, held_after: int) -> None:
+    """With the download held, before the file's start (64 KB) is in or after it passed, the
+    upload's request is already open; the file arrives intact, in that one request."""
+    stack.slack.stall_downloads(held_after)
     channel, root = await drop(stack, [FileUpload("big.csv", size=size, pattern=ROWS)])
     await upload_in_flight(stack.foundry)
     assert stack.foundry.state.files == {}
@@ -310,18 +327,24 @@ async def test_large_file_failing_a_late_check_never_reaches_foundry(
     stack: Stack, size: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A .csv whose start is text but whose end is binary: its upload is cut off before the end."""
-    stack.slack.stall_downloads(256 * 1024)
     content = ROWS * (size // len(ROWS)) + bytes(range(256)) * 64
-    channel, root = await drop(stack, [FileUpload("tail.csv", content=content)])
-    await upload_in_flight(stack.foundry)
-    stack.slack.resume_downloads()
-    reply = await stack.slack.wait_for_reply(channel, root, contains="Skipped tail.csv", timeout=20)
-    assert "not really a CSV file (its content looks like binary data)" in (reply.text or "")
-    await settle(stack)
+    reply, upload = await skipped_while_uploading(stack, "tail.csv", content, held_after=256 * 1024)
+    assert "not really a CSV file (its content looks like binary data)" in reply
     assert stack.foundry.state.files == {}
-    (upload,) = [r for r in stack.foundry.requests if r.route == "files.create"]
     assert upload.status is None  # the connection was dropped: no answer, no file
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []  # nor an emulator error
+
+
+@SIZES
+async def test_large_file_refused_at_its_start_sends_foundry_no_byte_of_its_body(stack: Stack, size: int) -> None:
+    """A .csv that is binary from its first byte: the upload opened while its start arrived is cut
+    off before any of its body, so Foundry never sees a byte of it, nor its name."""
+    content = bytes(range(256)) * (size // 256)
+    reply, upload = await skipped_while_uploading(stack, "numbers.csv", content, held_after=16 * 1024)
+    assert "its content looks like binary data" in reply
+    await stack.slack.wait_for(lambda: upload.body_received is not None, timeout=10)  # the emulator saw it end
+    assert (upload.status, upload.body_received) == (None, 0)
+    assert stack.foundry.state.files == {}
 
 
 async def test_large_file_dropped_twice_is_checked_whole_before_any_upload(stack: Stack) -> None:
@@ -339,16 +362,19 @@ async def test_large_file_dropped_twice_is_checked_whole_before_any_upload(stack
     assert len(stack.foundry.state.files) == 1
 
 
-async def test_large_file_whose_streamed_upload_fails_is_fetched_again_and_sent_from_disk(stack: Stack) -> None:
-    """Foundry refuses the streamed upload once: nothing was kept, so the file is fetched again and sent."""
+@SIZES
+async def test_large_file_whose_streamed_upload_fails_is_sent_again(stack: Stack, size: int) -> None:
+    """Foundry refuses the streamed upload once, before reading it: a file held in memory is sent
+    again from that copy; one passed on was kept nowhere, so it is fetched again and sent from disk."""
     stack.foundry.faults.add(Fault(route="files.create", kind="status", status=500, count=1))
-    channel, root = await drop(stack, [FileUpload("big.csv", size=8 * MiB, pattern=ROWS)])
+    channel, root = await drop(stack, [FileUpload("big.csv", size=size, pattern=ROWS)])
     await stack.slack.wait_for_reply(channel, root, contains="Attached big.csv", timeout=20)
     await settle(stack)
     (file_id,) = stack.foundry.state.files
-    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (8 * MiB // len(ROWS))).hexdigest()
+    assert stack.foundry.stored_file_sha256(file_id) == hashlib.sha256(ROWS * (size // len(ROWS))).hexdigest()
     assert [r.status for r in stack.foundry.requests if r.route == "files.create"] == [500, 200]
-    assert [d.outcome for d in stack.slack.download_requests] == ["file", "file"]
+    fetched = ["file"] if size <= 4 * MiB else ["file", "file"]
+    assert [d.outcome for d in stack.slack.download_requests] == fetched
 
 
 async def test_a_file_fetched_again_after_its_upload_failed_does_not_count_itself_against_the_slots(

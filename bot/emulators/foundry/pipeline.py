@@ -114,6 +114,7 @@ class Pipeline:
         if not response.prepared:
             response.headers["x-request-id"] = record.request_id
             response.headers["apim-request-id"] = record.request_id
+        record.body_received = request.content.total_bytes
         hung_up = request.transport is None or request.transport.is_closing()
         # Nothing reaches a client whose connection is gone (a drop fault, or a client that gave up).
         record.status = None if hung_up and not response.prepared else response.status

@@ -31,6 +31,9 @@ class RecordedRequest:
     #: The HTTP status answered; None while in flight or when the connection was dropped.
     status: int | None = None
     request_id: str = ""
+    #: Bytes of the body that had arrived when the request was answered or cut off; None before
+    #: (``body_size`` is what the request announced, or what a handler read of it).
+    body_received: int | None = None
 
     @classmethod
     def of(cls, request: web.Request, route: str | None, request_id: str) -> RecordedRequest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import AsyncIterator
@@ -56,6 +57,36 @@ async def test_chunked_upload_without_length_is_stored_with_its_hash(
     [sent] = [r for r in emulator.requests if r.route == "files.create"]
     assert "content-length" not in {k.lower() for k in sent.headers}
     assert sent.body_size == 3500
+    assert sent.body_received == sum(len(piece) for piece in multipart(boundary, "blob.bin", content))
+
+
+async def test_upload_cut_off_is_recorded_with_the_bytes_that_arrived(emulator: FoundryEmulator) -> None:
+    """A client that announces a body, sends part of it and hangs up: no file, no answer, and the
+    record says how much of the body arrived."""
+    boundary = "emulatorboundary"
+    body = b"".join(multipart(boundary, "blob.bin", b"x" * 3000))
+    url = httpx.URL(emulator.endpoint)
+    _, writer = await asyncio.open_connection(url.host, url.port)
+    head = (
+        f"POST {url.path.rstrip('/')}/openai/v1/files HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: Bearer {emulator.issue_token()}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body[:700])
+    await writer.drain()
+    for _ in range(200):  # the handler has begun reading
+        if any(r.route == "files.create" for r in emulator.requests):
+            break
+        await asyncio.sleep(0.01)
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(200):
+        (sent,) = [r for r in emulator.requests if r.route == "files.create"]
+        if sent.body_received:
+            break
+        await asyncio.sleep(0.01)
+    assert (sent.status, sent.body_size, sent.body_received) == (None, len(body), 700)
+    assert emulator.counters()["files"] == 0
 
 
 async def test_file_over_the_limit_is_refused_and_nothing_is_kept(

@@ -68,6 +68,79 @@ async def test_reader_that_starts_before_the_body_waits_for_it(spool: GrowingSpo
     assert await asyncio.wait_for(reader, 5) == b"late"
 
 
+async def test_reader_waiting_for_admission_takes_nothing_before_it(spool: GrowingSpool) -> None:
+    """A reader may start before the file's start was judged; it reads from the first byte once admitted."""
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"01234567", b"89")
+    taken: list[bytes] = []
+    reader = follow_once_admitted(spool, taken)
+    await asyncio.sleep(0.05)
+    assert taken == []
+    spool.admit()
+    feed.write(b"ab")
+    spool.ended()
+    spool.release()
+    await asyncio.wait_for(reader, 5)
+    assert b"".join(taken) == b"0123456789ab"
+
+
+async def test_reader_waiting_for_admission_fails_when_the_file_is_refused(spool: GrowingSpool) -> None:
+    """Refused at its start: the waiting reader fails having taken nothing."""
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"0123456789")
+    taken: list[bytes] = []
+    reader = follow_once_admitted(spool, taken)
+    await asyncio.sleep(0.01)
+    spool.abandon()
+    with pytest.raises(SpoolChanged):
+        await asyncio.wait_for(reader, 5)
+    assert taken == []
+
+
+async def test_a_body_started_over_after_admission_is_not_admitted(spool: GrowingSpool) -> None:
+    """The download starts over between the start passing and the reader waking: the new body's
+    start was never judged, so the reader fails rather than send it."""
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"0123456789")
+    reader = asyncio.ensure_future(read_all_once_admitted(spool))
+    await asyncio.sleep(0.01)
+    spool.admit()
+    feed.start()  # before the reader ran again
+    feed.write(b"other bytes")
+    with pytest.raises(SpoolChanged):
+        await asyncio.wait_for(reader, 5)
+
+
+async def test_reader_waiting_for_admission_reads_a_file_released_whole(spool: GrowingSpool) -> None:
+    """The whole file arrived and passed before its start was judged on its own: release lets the reader in."""
+    reader = asyncio.ensure_future(read_all_once_admitted(spool))
+    feed = Feed(spool)
+    feed.start()
+    feed.write(b"tiny")
+    spool.ended()
+    await asyncio.sleep(0.01)
+    assert not reader.done()
+    spool.release()
+    assert await asyncio.wait_for(reader, 5) == b"tiny"
+
+
+def follow_once_admitted(spool: GrowingSpool, taken: list[bytes]) -> asyncio.Future[None]:
+    """A reader that waits for admission, keeping what it takes in ``taken``."""
+
+    async def read() -> None:
+        async for chunk in spool.chunks(100, limit=1000, once_admitted=True):
+            taken.append(chunk)
+
+    return asyncio.ensure_future(read())
+
+
+async def read_all_once_admitted(spool: GrowingSpool) -> bytes:
+    return b"".join([chunk async for chunk in spool.chunks(4, limit=1000, once_admitted=True)])
+
+
 async def test_abandoned_file_fails_its_reader(spool: GrowingSpool) -> None:
     feed = Feed(spool)
     feed.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 from collections.abc import AsyncIterator
@@ -69,3 +70,29 @@ async def test_short_stream_is_an_error() -> None:
     form = StreamedMultipart({}, file_field="file", filename="a", chunks=pieces(b"abc", 1), size=10)
     with pytest.raises(FoundryError):
         await framed(form)
+
+
+async def test_nothing_of_the_body_goes_before_the_files_first_chunk() -> None:
+    """Until the file's bytes come, the body yields nothing: not the fields, not the file's name."""
+    go = asyncio.Event()
+
+    async def waiting() -> AsyncIterator[bytes]:
+        await go.wait()
+        yield b"abc"
+
+    form = StreamedMultipart({"purpose": "assistants"}, file_field="file", filename="x.csv", chunks=waiting(), size=3)
+    body = form.body()
+    first = asyncio.ensure_future(anext(body))
+    await asyncio.sleep(0.05)
+    assert not first.done()
+    go.set()
+    assert b'filename="x.csv"' in await asyncio.wait_for(first, 5)
+    rest = [chunk async for chunk in body]
+    assert parse(form.content_type, (await first) + b"".join(rest))["file"] == ("x.csv", b"abc")
+
+
+async def test_an_empty_file_is_still_framed() -> None:
+    form = StreamedMultipart(
+        {"purpose": "assistants"}, file_field="file", filename="e.txt", chunks=pieces(b"", 1), size=0
+    )
+    assert parse(form.content_type, await framed(form))["file"] == ("e.txt", b"")
