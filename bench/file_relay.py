@@ -105,6 +105,12 @@ class SizeFigures:
     def ratio(self) -> float:
         return self.best("bot").mb_per_s / self.best("baseline").mb_per_s
 
+    def paired_ratio(self) -> float:
+        """The median of each bot run's throughput over that of the baseline run right after it
+        (runs alternate), which the machine's drift over a command affects least."""
+        pairs = zip(self.runs["bot"], self.runs["baseline"], strict=True)
+        return statistics.median(bot.mb_per_s / base.mb_per_s for bot, base in pairs)
+
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
@@ -265,10 +271,14 @@ def report(figures: list[SizeFigures], runs: int) -> None:
             f"{f.growth('bot'):>11.1f} {f.growth('baseline'):>12.1f}"
         )
     print()
-    print(f"Median throughput of the {runs} runs (the machine's run-to-run spread shows here):")
+    print(f"Median throughput of the {runs} runs (the machine's run-to-run spread shows here), and the")
+    print("median of each bot run's ratio to the baseline run beside it:")
     for f in figures:
-        bot, base = f.median("bot"), f.median("baseline")
-        print(f"{f.size_mb:>3} MB | bot {bot:.1f} MB/s, baseline {base:.1f} MB/s, ratio {bot / base:.2f}")
+        bot_mb, base_mb = f.median("bot"), f.median("baseline")
+        print(
+            f"{f.size_mb:>3} MB | bot {bot_mb:.1f} MB/s, baseline {base_mb:.1f} MB/s, ratio {bot_mb / base_mb:.2f}; "
+            f"paired {f.paired_ratio():.2f}"
+        )
     print()
     print("Where the bot's best run spent its time (its upload follows the download; the baseline pipes):")
     for f in figures:
