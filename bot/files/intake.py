@@ -6,9 +6,8 @@ kept nowhere (the gate reads its start and samples taken on the way); other larg
 spooled to a private temporary file. Neither the bytes nor the name of a file that fails a
 check reach Foundry: an upload opened while the file arrives sends its body only once the file's
 start passed (until then, its request announces only a length), and completes only once the
-whole file passed (see :meth:`FileIntake._relay`). The same bytes
-dropped twice in one thread are uploaded once. Every file gets a visible outcome, attached or
-skipped with its reason.
+whole file passed (see :meth:`FileIntake._relay`). The same bytes dropped twice in one thread are
+uploaded once. Every file gets a visible outcome, attached or skipped with its reason.
 """
 
 from __future__ import annotations

@@ -18,14 +18,20 @@ from .harness import Stack, bot_texts, emulators, running_bot
 SLOW = "```python\nimport time\ntime.sleep({s})\nprint('{tag}')\n```"
 
 
+async def mention(slack: SlackEmulator, question: str) -> tuple[User, Channel, Message]:
+    """Alice, in #general, asks the bot ``question`` in a new thread; returns her, the channel and the root."""
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {question}")
+    return alice, general, root
+
+
 async def queued_behind_a_running_question(slack: SlackEmulator) -> tuple[User, Channel, Message, Message]:
     """Alice asks something slow ("one"), then a quick follow-up ("two") while it runs.
 
     Returns her, the channel, the thread's root and the follow-up's "Queued" status line.
     """
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="one"))
+    alice, general, root = await mention(slack, SLOW.format(s=1.5, tag="one"))
     await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
     await slack.post_message(alice, general, SLOW.format(s=0, tag="two"), thread_ts=root.ts)
     queued = await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
@@ -46,9 +52,7 @@ async def test_message_during_a_run_is_queued_then_answered_in_order(stack: Stac
 async def test_stop_button_cancels_the_running_turn(stack: Stack) -> None:
     """Pressing Stop closes the stream, cancels the response and says so in the status line."""
     slack = stack.slack
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=30, tag="never"))
+    alice, general, root = await mention(slack, SLOW.format(s=30, tag="never"))
     status = await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
     await slack.press_button(alice, general, status.ts, "stop_turn")
     await slack.wait_for(lambda: "Stopped" in (_message(slack, general, root.ts, status.ts) or ""), timeout=10)
@@ -125,9 +129,7 @@ async def test_stop_while_the_conversation_opens_keeps_the_question_from_foundry
     """Foundry is slow to open the thread's conversation; Stop pressed meanwhile: the question is never asked."""
     slack = stack.slack
     stack.foundry.faults.add(Fault(route="conversations.create", kind="delay", delay_s=1.5, count=1))
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> what can you do for me?")
+    alice, general, root = await mention(slack, "what can you do for me?")
     status = await slack.wait_for_reply(general, root.ts, contains="Thinking", timeout=5)
 
     await slack.press_button(alice, general, status.ts, "stop_turn")
@@ -149,9 +151,7 @@ async def test_foundry_429_then_success_gives_one_answer(stack: Stack) -> None:
     """Throttling is waited out: the person sees one answer and no error."""
     slack = stack.slack
     stack.foundry.faults.add(Fault(route="responses.create", kind="status", status=429, count=2, retry_after_ms=50))
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint('patience')\n```")
+    _, general, root = await mention(slack, "```python\nprint('patience')\n```")
     await slack.wait_for_reply(general, root.ts, contains="patience", timeout=20)
     await stack.services.scheduler.wait_idle()
     texts = bot_texts(slack, general, root.ts)
@@ -202,9 +202,7 @@ async def test_foundry_down_gives_one_clear_message(stack: Stack) -> None:
     """When Foundry keeps failing, the thread gets one plain sentence, not silence or a traceback."""
     slack = stack.slack
     stack.foundry.faults.add(Fault(route="conversations.create", kind="status", status=503, count=50))
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> hello?")
+    _, general, root = await mention(slack, "hello?")
     await slack.wait_for_reply(general, root.ts, contains="can't reach Microsoft Foundry", timeout=20)
     await stack.services.scheduler.wait_idle()
     texts = bot_texts(slack, general, root.ts)
@@ -242,9 +240,7 @@ async def test_socket_mode_events_are_acked_and_answered(
     """Over Socket Mode, events arrive on the WebSocket, are acknowledged and answered."""
     slack, foundry = pair
     async with running_bot(slack, foundry, tmp_path / "bot.db", socket_mode=True) as stack:
-        alice = slack.add_user("alice")
-        general = slack.add_channel("general", members=[alice])
-        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint('over the socket')\n```")
+        _, general, root = await mention(slack, "```python\nprint('over the socket')\n```")
         await slack.wait_for_reply(general, root.ts, contains="over the socket", timeout=20)
         await slack.settle()
         await stack.services.scheduler.wait_idle()
@@ -256,9 +252,7 @@ async def test_socket_mode_events_are_acked_and_answered(
 async def test_missing_package_gets_a_plain_note(stack: Stack) -> None:
     """Code that imports a package the sandbox lacks gets a sentence saying so, with a way forward."""
     slack = stack.slack
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nimport surely_not_installed\n```")
+    _, general, root = await mention(slack, "```python\nimport surely_not_installed\n```")
     reply = await slack.wait_for_reply(general, root.ts, contains="fixed set of Python packages", timeout=20)
     assert "surely_not_installed" in (reply.text or "")
 
@@ -276,9 +270,7 @@ async def test_tool_not_available_is_explained(stack: Stack) -> None:
             message="The code_interpreter tool is not supported for this model in this region.",
         )
     )
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> plot it")
+    _, general, root = await mention(slack, "plot it")
     await slack.wait_for_reply(general, root.ts, contains="Code Interpreter isn't available", timeout=20)
 
 
@@ -286,9 +278,7 @@ async def test_rate_limit_beyond_retries_says_busy(stack: Stack) -> None:
     """Throttling that outlasts the retries ends in one plain sentence about being busy."""
     slack = stack.slack
     stack.foundry.faults.add(Fault(route="responses.create", kind="status", status=429, count=20, retry_after_ms=1))
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> hello")
+    _, general, root = await mention(slack, "hello")
     await slack.wait_for_reply(general, root.ts, contains="busy (rate limited)", timeout=20)
 
 

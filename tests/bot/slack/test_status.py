@@ -54,6 +54,14 @@ def board(slack: SlackEmulator, saved: dict[int, str]) -> StatusBoard:
     return StatusBoard(AsyncWebClient(token=slack.bot_token, base_url=slack.api_url), save)
 
 
+def thinking(statuses: StatusBoard, key: ThreadKey, turn_id: int) -> StatusMessage:
+    """A turn's status line showing "Thinking…", with Slack's indicator asked for."""
+    status = statuses.get(key, turn_id, None)
+    status.show("Thinking…")
+    status.assistant_status("is thinking…")
+    return status
+
+
 async def test_show_returns_before_slack_is_called_and_posts_once(slack: SlackEmulator, thread: Thread) -> None:
     """show() only records the state; the writer posts it, then saves the message's ts."""
     saved: dict[int, str] = {}
@@ -103,9 +111,7 @@ async def test_assistant_status_follows_the_message_and_is_cleared_at_finish(
 ) -> None:
     """setStatus goes after the status post; finish() clears it after the final update."""
     statuses = board(slack, {})
-    status = statuses.get(thread.key, 7, None)
-    status.show("Thinking…")
-    status.assistant_status("is thinking…")
+    status = thinking(statuses, thread.key, 7)
     await statuses.wait_idle()
     assert slack.thread_status(thread.channel, thread.key.root_ts) == "is thinking…"
 
@@ -122,9 +128,7 @@ async def test_a_reply_in_the_thread_clears_the_assistant_status_without_a_call(
 ) -> None:
     """Slack clears the indicator when the app replies: after an answer, finish() doesn't call setStatus again."""
     statuses = board(slack, {})
-    status = statuses.get(thread.key, 7, None)
-    status.show("Thinking…")
-    status.assistant_status("is thinking…")
+    status = thinking(statuses, thread.key, 7)
     await statuses.wait_idle()
     mark = status.reply_mark()
     await slack_client(slack).chat_postMessage(channel=thread.channel.id, thread_ts=thread.key.root_ts, text="42")
@@ -143,9 +147,7 @@ async def test_a_status_sent_during_or_after_the_reply_is_cleared_at_finish(
 ) -> None:
     """A setStatus that may land after the app's reply is not taken as cleared by it: finish() clears it."""
     statuses = board(slack, {})
-    status = statuses.get(thread.key, 7, None)
-    status.show("Thinking…")
-    status.assistant_status("is thinking…")
+    status = thinking(statuses, thread.key, 7)
     mark = status.reply_mark()  # nothing sent yet
     if sent == "while the reply was on its way":
         await statuses.wait_idle()
@@ -232,9 +234,7 @@ async def test_refused_assistant_status_is_not_asked_again(slack: SlackEmulator,
     """Where setStatus is refused, the status line stops asking for it."""
     slack.refuse_set_status("missing_scope")
     statuses = board(slack, {})
-    status = statuses.get(thread.key, 7, None)
-    status.show("Thinking…")
-    status.assistant_status("is thinking…")
+    status = thinking(statuses, thread.key, 7)
     await statuses.wait_idle()
     status.finish("Done")
     await statuses.wait_idle()
@@ -245,9 +245,7 @@ async def test_refused_assistant_status_is_not_asked_again(slack: SlackEmulator,
 
 async def one_turn(statuses: StatusBoard, key: ThreadKey, turn_id: int) -> None:
     """A turn's status line, from thinking to done."""
-    status = statuses.get(key, turn_id, None)
-    status.show("Thinking…")
-    status.assistant_status("is thinking…")
+    status = thinking(statuses, key, turn_id)
     await statuses.wait_idle()
     status.finish("Done")
     await statuses.wait_idle()
