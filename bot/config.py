@@ -151,6 +151,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with xapp-")
         return value
 
+    @field_validator("slack_signing_secret", mode="before")
+    @classmethod
+    def _secret_trimmed(cls, value: Any) -> Any:
+        """Spaces or a line break pasted around the secret would fail every signature check; blank is unset."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _slack_url(cls, value: str) -> str:

@@ -1,8 +1,11 @@
-"""Answer text for Slack: no raw sandbox links, and split to fit Slack's message limits.
+"""Answer text for Slack: no raw sandbox links, no broadcast mentions, split to fit Slack's limits.
 
 Answers go out as ``markdown_text`` (Slack renders standard Markdown itself, up to 12,000
 characters per message). Links to ``sandbox:/mnt/data/...`` mean nothing outside the sandbox,
-so they become the file's name; the files themselves are posted below the answer.
+so they become the file's name; the files themselves are posted below the answer. The model's
+text can carry what a file put in front of it, so Slack's broadcast tokens (``<!channel>``,
+``<!here>``, ``<!everyone>``, a user group's ``<!subteam^…>``) are shown as written but never
+notify anyone: a zero-width space after the ``<`` keeps Slack from reading them as mentions.
 """
 
 from __future__ import annotations
@@ -15,6 +18,14 @@ MAX_MESSAGE_CHARS = 11_900
 _SANDBOX_LINK = re.compile(r"!?\[([^\]]*)\]\(\s*sandbox:(/mnt/data/[^)\s]*)\s*\)")
 _BARE_SANDBOX = re.compile(r"sandbox:(/mnt/data/[^\s)\]>'\"`]*[^\s)\]>'\"`.,;:!?])")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_BROADCAST = re.compile(r"<(?=!(?:(?:channel|here|everyone|group)(?:\|[^>]*)?|subteam\^[^>]*)>)", re.IGNORECASE)
+#: Placed between ``<`` and ``!``: invisible, and the token no longer parses as a mention.
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def defuse_broadcasts(text: str) -> str:
+    """Broadcast mentions in the text, kept visible but made inert."""
+    return _BROADCAST.sub("<" + ZERO_WIDTH_SPACE, text)
 
 
 def strip_sandbox_links(text: str) -> str:
@@ -50,7 +61,7 @@ def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
 
 def for_slack(text: str) -> list[str]:
     """The answer as one or more Slack messages."""
-    return split_message(strip_sandbox_links(text))
+    return split_message(defuse_broadcasts(strip_sandbox_links(text)))
 
 
 def _pieces(text: str, limit: int) -> list[str]:

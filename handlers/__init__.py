@@ -31,7 +31,7 @@ def register(app: AsyncApp, services: Services) -> None:
     app.event("app_mention")(on_message)
     app.event("message")(on_message)
     gate = services.gate
-    app.action(STOP_ACTION)(stop_listener(runner, gate))
+    app.action(STOP_ACTION)(stop_listener(runner, store, gate))
     app.action(OFFER_ACTION)(offer_listener(relay))
     app.action(DISMISS_ACTION)(dismiss_listener())
     app.action(SHOW_CODE_ACTION)(show_code_listener(store, slack, gate))

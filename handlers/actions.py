@@ -38,19 +38,39 @@ def action_thread(body: dict[str, Any]) -> str | None:
     return str(root) if root else None
 
 
-def stop_listener(runner: TurnRunner, gate: Gate) -> Any:
+async def button_turn(store: Store, body: dict[str, Any], action: dict[str, Any]) -> int | None:
+    """The turn a button names, if it is a turn of the thread the button sits in.
+
+    Only the bot writes button values, but a payload naming another thread's turn (replayed, or
+    built by hand) must not reach that turn: the turn's session is checked against the button's
+    channel and thread.
+    """
+    try:
+        turn_id = int(action.get("value", ""))
+    except ValueError:
+        return None
+    turn = await store.get_turn(turn_id)
+    session = await store.get_session(turn.session_id) if turn is not None else None
+    if session is None:
+        return None
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    if (session.channel_id, session.root_ts) != (channel, action_thread(body)):
+        return None
+    return turn_id
+
+
+def stop_listener(runner: TurnRunner, store: Store, gate: Gate) -> Any:
     """Stop: cancel the turn named on the button if it runs here, or withdraw it if it is still queued."""
 
     async def on_stop(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        try:
-            turn_id = int(action.get("value", ""))
-        except ValueError:
-            return
         who = action_requester(body, context)
         if not await gate.admit(who, action_thread(body) or "", shared=False):
             return
-        await runner.halt(turn_id, who.user_id)
+        turn_id = await button_turn(store, body, action)
+        if turn_id is not None:
+            await runner.halt(turn_id, who.user_id)
 
     return on_stop
 
@@ -64,11 +84,9 @@ def show_code_listener(store: Store, slack: AsyncWebClient, gate: Gate) -> Any:
         await ack()
         if not await gate.admit(action_requester(body, context), action_thread(body) or "", shared=False):
             return
-        try:
-            turn_id = int(action.get("value", ""))
-        except ValueError:
-            return
-        await post_code(store, slack, turn_id)
+        turn_id = await button_turn(store, body, action)
+        if turn_id is not None:
+            await post_code(store, slack, turn_id)
 
     return on_show_code
 

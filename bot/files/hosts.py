@@ -49,8 +49,15 @@ def token_allowed(url: httpx.URL, *, api_url: str) -> bool:
 
 
 def describe(url: httpx.URL) -> str:
-    """Host and path of ``url`` for logs and error details: never the query, which may be a signature."""
-    return f"{url.host}{url.path}" if url.host else "a URL without a host"
+    """Host and path of ``url`` for logs and error details: never the query, which may be a signature.
+
+    The path stays percent-encoded as it came, so an encoded line break or direction mark can't
+    reach a log line as the real character.
+    """
+    if not url.host:
+        return "a URL without a host"
+    path = url.raw_path.split(b"?", 1)[0].decode("ascii", "backslashreplace")
+    return f"{url.raw_host.decode('ascii')}{path}"
 
 
 def _api_hostname(api_url: str) -> str:

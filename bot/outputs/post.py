@@ -66,8 +66,9 @@ class OutputPoster:
         if not files:
             return notes
         with tempfile.TemporaryDirectory(prefix="sandbox-file-") as folder:
-            for generated in files[: self._max]:
-                note = await self._post_one(turn_id, thread, generated, Path(folder))
+            for number, generated in enumerate(files[: self._max]):
+                # Named by position: the file id comes from Foundry and never becomes part of a path.
+                note = await self._post_one(turn_id, thread, generated, Path(folder) / f"{number}.bin")
                 if note:
                     notes.append(note)
         left_out = files[self._max :]
@@ -81,9 +82,9 @@ class OutputPoster:
             )
         return notes
 
-    async def _post_one(self, turn_id: int, thread: ThreadKey, generated: Generated, folder: Path) -> str | None:
+    async def _post_one(self, turn_id: int, thread: ThreadKey, generated: Generated, target: Path) -> str | None:
         name = safe_name(generated.filename)
-        path = await self._fetch(generated, folder)
+        path = await self._fetch(generated, target)
         upload_name = plain_name(generated.filename)
         if path is None:
             await self._record(turn_id, generated, OutputStatus.FAILED, detail="download failed")
@@ -107,9 +108,8 @@ class OutputPoster:
             return f"Slack accepted {name} but hasn't shown it in this thread yet; it may appear shortly."
         return None
 
-    async def _fetch(self, generated: Generated, folder: Path) -> Path | None:
-        """The file on local disk, fetched in chunks; None after the last retry failed."""
-        target = folder / f"{generated.file_id}.bin"
+    async def _fetch(self, generated: Generated, target: Path) -> Path | None:
+        """The file fetched in chunks to ``target``; None after the last retry failed."""
         for attempt in range(len(self._delays) + 1):
             try:
                 async with self._foundry.stream_container_file(generated.container_id, generated.file_id) as body:

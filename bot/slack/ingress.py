@@ -3,10 +3,9 @@
 Every answer the bot posts comes back as a ``message`` event, and every status update as a
 ``message_changed``: several per turn, each of which bolt would verify, parse, authorize and run
 through its middleware only for the listener to drop it (bot messages, edits and hidden subtypes
-are never turns, see :mod:`bot.slack.inbound`). They are acknowledged at the door instead. A
-forged delivery that looks like one gets the same 200 and causes nothing, so skipping the
-signature check for them gives nothing away. ``message_deleted`` is kept: a deleted root ends its
-thread's session.
+are never turns, see :mod:`bot.slack.inbound`). They are acknowledged at the door instead, once
+their signature has been checked (HTTP mode, :mod:`bot.server`). ``message_deleted`` is kept: a
+deleted root ends its thread's session.
 """
 
 from __future__ import annotations

@@ -78,10 +78,14 @@ class ThreadPoster:
             await self.say(part, markdown=True)
 
     async def already_answered(self) -> bool:
-        """Whether an earlier process already posted this turn's messages."""
+        """Whether an earlier process already posted this turn's messages.
+
+        Slack returns only this app's message metadata (``include_all_metadata`` is left off), so
+        another app in the channel can't make a turn look answered by posting the same metadata.
+        """
         try:
             replies = await self._slack.conversations_replies(
-                channel=self.thread.channel_id, ts=self.thread.root_ts, include_all_metadata=True, limit=1000
+                channel=self.thread.channel_id, ts=self.thread.root_ts, limit=1000
             )
         except SlackApiError:
             return False

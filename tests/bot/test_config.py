@@ -61,6 +61,21 @@ def test_signing_secret_is_optional_in_socket_mode(monkeypatch: pytest.MonkeyPat
     assert load_settings().socket_mode is True
 
 
+@pytest.mark.parametrize("blank", ["", "   ", "\n"])
+def test_blank_signing_secret_in_http_mode_is_named(monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
+    """A blank secret would refuse every event while the health check says ok: start-up stops instead."""
+    _set(monkeypatch, {**REQUIRED, "SLACK_SIGNING_SECRET": blank})
+    assert _problems() == ["SLACK_SIGNING_SECRET is required in HTTP mode (when SLACK_APP_TOKEN is unset)"]
+
+
+def test_signing_secret_loses_the_spaces_pasted_around_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret copied with a trailing line break still verifies Slack's signatures."""
+    _set(monkeypatch, {**REQUIRED, "SLACK_SIGNING_SECRET": " 8f742231b10e8888abcd99yyyzzz85a5\n"})
+    secret = load_settings().slack_signing_secret
+    assert secret is not None
+    assert secret.get_secret_value() == "8f742231b10e8888abcd99yyyzzz85a5"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "fragment"),
     [

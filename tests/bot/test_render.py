@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.render import for_slack, split_message, strip_sandbox_links
+from bot.render import ZERO_WIDTH_SPACE, defuse_broadcasts, for_slack, split_message, strip_sandbox_links
 
 
 def test_sandbox_links_become_file_names() -> None:
@@ -53,3 +53,18 @@ def test_for_slack_combines_both() -> None:
     """The full pipeline strips sandbox links and returns nothing for an empty answer."""
     assert for_slack("see [c.png](sandbox:/mnt/data/c.png)") == ["see *c.png*"]
     assert for_slack("   ") == []
+
+
+def test_broadcast_mentions_stay_visible_but_notify_no_one() -> None:
+    """A file can put <!channel> in the model's mouth: the text shows it, Slack never reads it as a mention."""
+    text = "Ping <!channel>, <!here|here>, <!everyone> and <!subteam^S123|@data>."
+    defused = defuse_broadcasts(text)
+    assert defused.replace(ZERO_WIDTH_SPACE, "") == text
+    for token in ("<!channel>", "<!here", "<!everyone>", "<!subteam^"):
+        assert token not in defused
+
+
+def test_other_angle_brackets_are_left_alone() -> None:
+    """HTML, comparisons and links in an answer are not mentions and pass unchanged."""
+    text = "<!DOCTYPE html> a <b> 1 < 2 <https://example.com|site> <!channeling> <!date^1|x>"
+    assert defuse_broadcasts(text) == text

@@ -83,6 +83,43 @@ async def test_bad_signature_and_stale_timestamp_are_refused(stack: Stack) -> No
     assert runs(stack.foundry) == 0
 
 
+_FORGED_EVENT = {
+    "type": "event_callback",
+    "team_id": "T0EMULATED",
+    "event_id": "EvFORGED",
+    "event": {"type": "app_mention", "user": "U1", "channel": "C1", "ts": "1.0", "text": "FORGED-BODY\nERROR made up"},
+}
+_BOT_ECHO = {**_FORGED_EVENT, "event": {"type": "message", "bot_id": "B1", "channel": "C1", "ts": "1.0", "text": "x"}}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        pytest.param(_FORGED_EVENT, {}, id="no signature headers"),
+        pytest.param(_FORGED_EVENT, {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=0"}, id="word"),
+        pytest.param(_FORGED_EVENT, {"X-Slack-Request-Timestamp": "now", "X-Slack-Signature": "v0=0"}, id="bad sig"),
+        pytest.param(_BOT_ECHO, {"X-Slack-Request-Timestamp": "now", "X-Slack-Signature": "v0=0"}, id="bot echo"),
+    ],
+)
+async def test_unsigned_request_is_refused_before_anything_reads_it(
+    stack: Stack, caplog: pytest.LogCaptureFixture, body: dict[str, object], headers: dict[str, str]
+) -> None:
+    """Whatever it looks like, an unsigned request gets 401, and the log shows none of its body."""
+    if headers.get("X-Slack-Request-Timestamp") == "now":
+        headers = {**headers, "X-Slack-Request-Timestamp": str(int(time.time()))}
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{stack.url}/slack/events",
+            content=json.dumps(body),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+    assert response.status_code == 401
+    assert "no valid Slack signature" in caplog.text
+    assert "FORGED-BODY" not in caplog.text
+    await stack.services.scheduler.wait_idle()
+    assert runs(stack.foundry) == 0
+
+
 async def _post_stale(stack: Stack, user: object, channel: object) -> int:
     """Sign a real event with a timestamp ten minutes old and send it to the bot."""
     body = json.dumps(

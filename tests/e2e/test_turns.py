@@ -12,6 +12,7 @@ from bot.emulators.foundry import EmulatorConfig as FoundryConfig
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import FileUpload, SlackEmulator
 from bot.emulators.slack.models import Channel, Message, User
+from bot.turns.poster import ANSWER_EVENT
 
 from .harness import Stack, bot_texts, emulators, running_bot
 
@@ -60,6 +61,28 @@ async def test_stop_button_cancels_the_running_turn(stack: Stack) -> None:
     assert "<@" in (_message(slack, general, root.ts, status.ts) or "")
     assert [r for r in stack.foundry.requests if r.route == "responses.cancel"]
     assert not any("never" in t for t in bot_texts(slack, general, root.ts))
+
+
+async def test_stop_button_reaches_only_a_turn_of_its_own_thread(stack: Stack) -> None:
+    """A Stop press whose value names a turn of another thread (a payload built by hand) stops nothing."""
+    slack = stack.slack
+    alice, general, root = await mention(slack, SLOW.format(s=6, tag="first-thread"))
+    first_status = await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+    first_turn = _button_value(first_status, "stop_turn")
+    other = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="second-thread"))
+    other_status = await slack.wait_for_reply(general, other.ts, contains="Running code", timeout=10)
+
+    await slack.press_button(alice, general, other_status.ts, "stop_turn", value=first_turn)
+    await slack.wait_for_reply(general, other.ts, contains="second-thread", after=other.ts, timeout=20)
+    assert "Stopped" not in (_message(slack, general, root.ts, first_status.ts) or "")
+    await slack.wait_for_reply(general, root.ts, contains="first-thread", after=root.ts, timeout=20)
+    await stack.services.scheduler.wait_idle()
+    assert not [r for r in stack.foundry.requests if r.route == "responses.cancel"]
+
+
+def _button_value(message: Message, action_id: str) -> str:
+    elements = [e for block in message.blocks or [] for e in block.get("elements") or []]
+    return next(str(e["value"]) for e in elements if e.get("action_id") == action_id)
 
 
 async def test_stop_on_a_queued_question_withdraws_it(stack: Stack) -> None:
@@ -145,6 +168,17 @@ async def test_stop_while_the_conversation_opens_keeps_the_question_from_foundry
 
 def _message(slack: SlackEmulator, channel: object, root_ts: str, ts: str) -> str | None:
     return next((m.text for m in slack.thread(channel, root_ts) if m.ts == ts), None)
+
+
+async def test_a_broadcast_mention_in_the_answer_notifies_no_one(stack: Stack) -> None:
+    """Output that contains <!channel> is shown, but the post Slack receives carries no broadcast token."""
+    slack = stack.slack
+    _, general, root = await mention(slack, "```python\nprint('hey <!channel> and <!here>')\n```")
+    answer = await slack.wait_for_reply(general, root.ts, contains="hey", after=root.ts, timeout=20)
+    posted = answer.markdown_text or answer.text or ""
+    assert "<!channel>" not in posted
+    assert "<!here>" not in posted
+    assert "hey <!channel> and <!here>" in posted.replace("\u200b", "")
 
 
 async def test_foundry_429_then_success_gives_one_answer(stack: Stack) -> None:
@@ -280,6 +314,27 @@ async def test_rate_limit_beyond_retries_says_busy(stack: Stack) -> None:
     stack.foundry.faults.add(Fault(route="responses.create", kind="status", status=429, count=20, retry_after_ms=1))
     _, general, root = await mention(slack, "hello")
     await slack.wait_for_reply(general, root.ts, contains="busy (rate limited)", timeout=20)
+
+
+async def test_another_apps_lookalike_answer_does_not_stop_a_resumed_turn_answering(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """After a restart the turn looks for its own answer only: another app's post carrying the
+    same metadata doesn't count, and the answer still comes."""
+    slack, foundry = pair
+    alice, robot = slack.add_user("alice"), slack.add_user("other-app", is_bot=True)
+    general = slack.add_channel("general", members=[alice, robot])
+    db = tmp_path / "bot.db"
+    async with running_bot(slack, foundry, db) as stack:
+        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="mine"))
+        await slack.wait_for_reply(general, root.ts, contains="Running code", timeout=10)
+        [turn] = await stack.services.store.list_in_flight_turns()
+        lookalike = {"event_type": ANSWER_EVENT, "event_payload": {"turn_id": turn.id}}
+        await slack.post_message(robot, general, "not the answer", thread_ts=root.ts, metadata=lookalike)
+    async with running_bot(slack, foundry, db) as stack:
+        await slack.wait_for_reply(general, root.ts, contains="mine", after=root.ts, timeout=20)
+        await stack.services.scheduler.wait_idle()
+    assert sum("mine" in t and "Output" in t for t in bot_texts(slack, general, root.ts)) == 1
 
 
 async def test_healthz_answers(stack: Stack) -> None:

@@ -57,8 +57,12 @@ class PersonActions:
         files: list[FileUpload | Path] | None = None,
         blocks: list[JSON] | None = None,
         reply_broadcast: bool = False,
+        metadata: JSON | None = None,
     ) -> Message:
         """Post as ``user`` (optionally dropping files), then deliver ``message``/``app_mention``.
+
+        ``metadata`` is message metadata (``event_type``, ``event_payload``) as an app posts it:
+        give it on a post by another app's bot user to see how the bot treats someone else's.
 
         Returns once the message is stored and its deliveries have started; use
         :meth:`SlackEmulator.settle` or the ``wait_for*`` helpers to wait for the app.
@@ -78,6 +82,7 @@ class PersonActions:
             blocks=blocks or (rich_text_blocks(text, self.core.ids.secret(3)) if text else None),
             files=[s.id for s in stored],
             reply_broadcast=reply_broadcast,
+            metadata=metadata,
             client_msg_id=None if person.is_bot else str(uuid.uuid4()),
         )
         for item in stored:

@@ -23,7 +23,7 @@ from bot.emulators.slack import EmulatorConfig, FileUpload, RetryPolicy, SlackEm
 from bot.errors import FileDownloadFailed, FileTooLarge, NotASlackFile
 from bot.files.download import SlackDownloader, Spooled, aiter_file, is_slack_host
 from bot.files.growing import GrowingSpool
-from bot.files.hosts import token_allowed
+from bot.files.hosts import describe, token_allowed
 from bot.files.source import Held
 
 MiB = 1024 * 1024
@@ -183,6 +183,25 @@ def test_is_slack_host_rejects_lookalikes_and_other_hosts(host: str) -> None:
 def test_token_goes_only_to_slack_over_https_or_to_a_loopback_api_host(url: str, allowed: bool) -> None:
     """The token needs a Slack host and https; plain http only for an http loopback SLACK_API_URL."""
     assert token_allowed(httpx.URL(url), api_url=API) is allowed
+
+
+@pytest.mark.parametrize(
+    ("url", "logged"),
+    [
+        (
+            "https://files.slack.com/files-pri/T1-F1/download/a.csv?t=xoxe-secret",
+            "files.slack.com/files-pri/T1-F1/download/a.csv",
+        ),
+        (
+            "https://files.slack.com/download/a%0aERROR%20forged%E2%80%AE.csv",
+            "files.slack.com/download/a%0aERROR%20forged%E2%80%AE.csv",
+        ),
+        ("https://xn--slck-loa.com/a.csv", "xn--slck-loa.com/a.csv"),
+    ],
+)
+def test_a_url_is_described_without_its_query_and_with_its_path_still_encoded(url: str, logged: str) -> None:
+    """Log lines name host and path: no signature from the query, no line break or direction mark from the path."""
+    assert describe(httpx.URL(url)) == logged
 
 
 def test_plain_http_is_refused_when_the_api_url_is_https() -> None:
