@@ -25,7 +25,7 @@ from bot.governance.gate import Gate
 from bot.help import HELP_TEXT
 from bot.lifecycle import Lifecycle
 from bot.slack.inbound import IncomingMessage, ThreadKey
-from bot.slack.lookup import message_files
+from bot.slack.lookup import message_files, read_message
 from bot.together import both
 from bot.turns.runner import TurnDeps
 from bot.turns.scheduler import TurnScheduler
@@ -215,12 +215,20 @@ class Relay:
         return False
 
     async def accept_offer(self, who: Requester, ts: str, thread_ts: str | None) -> None:
-        """The uploader agreed: start a session on the message that carried the files."""
+        """The uploader agreed: start a session on the message that carried the files.
+
+        Only the uploader is offered, so only the message's own author may accept: a payload
+        naming someone else's message (built by hand) starts nothing.
+        """
         root = thread_ts or ts
         if not await self._gate.admit(who, root):
             return
         team_id, channel_id, user_id = who.team_id, who.channel_id, who.user_id
-        files = await message_files(self._d.slack, channel_id, ts, root)
+        dropped = await read_message(self._d.slack, channel_id, ts, root)
+        if dropped is None or dropped.get("user") != user_id:
+            logger.info("offer accepted by %s for a message that is not theirs in %s; ignored", user_id, channel_id)
+            return
+        files = list(dropped.get("files") or [])
         message = IncomingMessage(
             team_id=team_id, channel_id=channel_id, channel_type="channel", user_id=user_id, ts=ts,
             thread_ts=thread_ts, mentions_bot=True, user_team=who.user_team,

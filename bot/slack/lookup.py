@@ -10,15 +10,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 async def message_files(slack: AsyncWebClient, channel: str, ts: str, root_ts: str) -> list[dict[str, Any]]:
     """The files attached to message ``ts`` in the thread rooted at ``root_ts`` (empty if none or unreadable)."""
+    message = await read_message(slack, channel, ts, root_ts)
+    return list(message.get("files") or []) if message is not None else []
+
+
+async def read_message(slack: AsyncWebClient, channel: str, ts: str, root_ts: str) -> dict[str, Any] | None:
+    """Message ``ts`` of the thread rooted at ``root_ts`` as Slack shows it; None if not found or unreadable."""
     cursor: str | None = None
     while True:
         try:
             page = await slack.conversations_replies(channel=channel, ts=root_ts, cursor=cursor, limit=200)
         except SlackApiError:
-            return []
+            return None
         for message in page.get("messages") or []:
             if message.get("ts") == ts:
-                return list(message.get("files") or [])
+                return dict(message)
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if not page.get("has_more") or not cursor:
-            return []
+            return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -201,6 +202,26 @@ async def test_file_dropped_without_mention_follows_file_drop_mode(
         await settle(stack)
         assert uploads(foundry) == 1
         assert slack.ephemeral_messages(alice) == []  # the offer is gone once answered
+
+
+async def test_an_offer_starts_nothing_on_a_message_its_presser_did_not_post(stack: Stack) -> None:
+    """Bob's Analyse button, with a value naming Alice's drop (a payload built by hand), sends none of her files."""
+    slack, foundry = stack.slack, stack.foundry
+    alice, bob = slack.add_user("alice"), slack.add_user("bob")
+    general = slack.add_channel("general", members=[alice, bob])
+    csv = DATA / "valid" / "sales.csv"
+    hers = await slack.post_message(alice, general, "Q3", files=[FileUpload("sales.csv", path=csv)])
+    await slack.post_message(bob, general, "mine", files=[FileUpload("costs.csv", path=csv)])
+    await slack.wait_for(lambda: bool(slack.ephemeral_messages(alice) and slack.ephemeral_messages(bob)), timeout=10)
+
+    forged = json.dumps({"ts": hers.ts, "thread_ts": None})
+    await slack.press_button(bob, general, slack.ephemeral_messages(bob)[0].ts, OFFER_ACTION, value=forged)
+    await settle(stack)
+    assert bot_texts(slack, general, hers.ts) == []
+    assert uploads(foundry) == 0
+
+    await slack.press_button(alice, general, slack.ephemeral_messages(alice)[0].ts, OFFER_ACTION)
+    await slack.wait_for_reply(general, hers.ts, contains="Attached sales.csv", timeout=20)
 
 
 async def test_sandbox_file_name_keeps_the_original_spelling(stack: Stack) -> None:
