@@ -1,22 +1,26 @@
 """``python -m bot check``: can this deployment work? A report a person can act on.
 
 Checks, in order: the settings; Slack (``auth.test`` and the granted scopes against the ones
-``manifest.yml`` asks for); Foundry (a token from the credential chain, then the agent); the
-database (opened and migrated). Each line says what was found and, when it is wrong, what to do.
+``manifest.yml`` asks for; in Socket Mode, that the app-level token may open a connection);
+Foundry (a token from the credential chain, then the agent); the database (opened and migrated).
+Each line says what was found and, when it is wrong, what to do; a service that can't be reached
+is one such line, and the checks after it still run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent import agent_definition, definition_hash
 from bot.config import Settings
 from bot.errors import BotError
 from bot.foundry.connect import open_foundry
 from bot.manifest import BOT_SCOPES
-from bot.slack.client import build_web_client
+from bot.slack.client import build_web_client, retry_handlers
 from storage import CleanupState, open_store
 
 
@@ -37,6 +41,7 @@ async def run_checks(settings: Settings) -> list[Finding]:
     """Every check, each independent of the others' outcome."""
     findings = [Finding(True, "settings", f"loaded ({'Socket Mode' if settings.socket_mode else 'HTTP mode'})")]
     findings += await check_slack(settings)
+    findings += await check_socket_mode(settings)
     findings += await check_foundry(settings)
     findings += await check_database(settings)
     return findings
@@ -57,8 +62,8 @@ async def check_slack(settings: Settings) -> list[Finding]:
                 "and copy the Bot User OAuth Token into SLACK_BOT_TOKEN",
             )
         ]
-    except SlackClientError as exc:
-        return [Finding(False, "slack", f"could not reach {settings.slack_api_url} ({type(exc).__name__})")]
+    except _UNREACHABLE as exc:
+        return [_unreachable(settings, exc)]
     granted = {s.strip() for s in str(response.headers.get("x-oauth-scopes", "")).split(",") if s.strip()}
     found = [Finding(True, "slack", f"connected to {response.get('team')} as @{response.get('user')}")]
     missing = sorted(set(BOT_SCOPES) - granted)
@@ -74,6 +79,46 @@ async def check_slack(settings: Settings) -> list[Finding]:
     else:
         found.append(Finding(True, "slack", f"all {len(BOT_SCOPES)} scopes in manifest.yml are granted"))
     return found
+
+
+async def check_socket_mode(settings: Settings) -> list[Finding]:
+    """In Socket Mode, the app-level token may open a connection (the URL it gets is left unused)."""
+    if settings.slack_app_token is None:
+        return []
+    app_token = settings.slack_app_token.get_secret_value()
+    client = AsyncWebClient(
+        token=app_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=retry_handlers(),
+    )
+    try:
+        await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        return [
+            Finding(
+                False,
+                "slack",
+                f"apps.connections.open refused the app-level token ({error}); under Basic Information, "
+                "create an app-level token with connections:write and copy it into SLACK_APP_TOKEN",
+            )
+        ]
+    except _UNREACHABLE as exc:
+        return [_unreachable(settings, exc)]
+    return [Finding(True, "slack", "the app-level token opens Socket Mode connections")]
+
+
+#: What a Web API call raises when Slack can't be reached at all (no answer, not a refusal).
+_UNREACHABLE = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> Finding:
+    return Finding(
+        False,
+        "slack",
+        f"could not reach {settings.slack_api_url} ({type(exc).__name__}); check the network, a proxy "
+        "or firewall in between, and SLACK_API_URL",
+    )
 
 
 async def check_foundry(settings: Settings) -> list[Finding]:

@@ -8,6 +8,7 @@ only to ``SLACK_API_URL``'s host, which is Slack's own (or the emulator's).
 from __future__ import annotations
 
 import aiohttp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -29,9 +30,14 @@ def build_web_client(settings: Settings, session: aiohttp.ClientSession | None =
         base_url=settings.slack_api_url,
         session=session,
         timeout=30,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=4),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=retry_handlers(),
     )
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """Connection errors, 429 (after ``Retry-After``) and server errors are tried again."""
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=4),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]

@@ -9,6 +9,7 @@ import pytest
 
 from bot.check import run_checks
 from bot.cli import main
+from bot.demo import free_port
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import SlackEmulator
 from bot.manifest import BOT_SCOPES
@@ -45,6 +46,39 @@ async def test_check_reports_a_refused_token(pair: tuple[SlackEmulator, FoundryE
     failed = [f for f in await run_checks(settings) if not f.ok]
     assert [f.area for f in failed] == ["slack"]
     assert "invalid_auth" in failed[0].text
+
+
+async def test_check_reports_slack_out_of_reach_and_still_checks_the_rest(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """No answer from Slack at all (a firewall, a wrong URL) is one line with what to look at; Foundry
+    and the database are still checked."""
+    slack, foundry = pair
+    nowhere = f"http://127.0.0.1:{free_port()}/api/"
+    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db", slack_api_url=nowhere))
+    failed = [f for f in findings if not f.ok]
+    assert [f.area for f in failed] == ["slack"]
+    assert f"could not reach {nowhere}" in failed[0].text
+    assert {f.area for f in findings if f.ok} >= {"foundry", "database"}
+
+
+@pytest.mark.parametrize("good", [True, False])
+async def test_check_in_socket_mode_tries_the_app_token(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, good: bool
+) -> None:
+    """In Socket Mode the app-level token is tried too: a wrong one is named, with where to make a new one."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    token = slack.app_token if good else "xapp-1-A0-0-wrong"
+    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db", slack_app_token=token))
+    failed = [f for f in findings if not f.ok]
+    if good:
+        assert failed == []
+        assert any("app-level token opens Socket Mode connections" in f.text for f in findings)
+    else:
+        assert [f.area for f in failed] == ["slack"]
+        assert "apps.connections.open refused the app-level token" in failed[0].text
+        assert "SLACK_APP_TOKEN" in failed[0].text
 
 
 async def test_check_reports_missing_azure_role(pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path) -> None:
