@@ -1,5 +1,10 @@
 """Transports: Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``HOST:PORT``.
 
+In Socket Mode, start-up asks Slack for a connection once: an app-level token Slack refuses stops
+the bot with a message naming ``SLACK_APP_TOKEN``. The connection itself is made in the
+background (slack_sdk retries it every ten seconds while Slack can't be reached), so a stop
+signal is heard meanwhile, and ``/healthz`` answers 503 until it is up.
+
 Both serve ``GET /healthz`` and ``GET /metrics`` on ``HOST:PORT``. HTTP mode also serves ``POST /slack/events`` for
 events, slash commands and buttons. Each request's signature and timestamp are checked before anything else
 reads it: a request that fails gets 401 and one log line that shows none of its body (bolt, which checks
@@ -8,11 +13,14 @@ again, would log the whole body of a refused request).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -20,12 +28,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.config import Settings
+from bot.errors import BotError
 from bot.slack.ingress import ignorable, ignorable_body
 
 logger = logging.getLogger(__name__)
@@ -57,14 +67,27 @@ def signed_by_slack(verifier: SignatureVerifier, body: str, timestamp: str | Non
     return verifier.is_valid(body, timestamp, signature)
 
 
+class SocketModeRefused(BotError):
+    """Slack refused the app-level token: Socket Mode can't start."""
+
+    user_message = (
+        "Slack refused SLACK_APP_TOKEN. Under Basic Information, create an app-level token with "
+        "connections:write and set SLACK_APP_TOKEN to it (or unset it to run in HTTP mode)."
+    )
+
+
 def build_web_app(
     bolt: AsyncApp,
     *,
     mode: str,
     signing_secret: str | None = None,
     metrics: Callable[[], Awaitable[str]] | None = None,
+    connected: Callable[[], Awaitable[bool]] | None = None,
 ) -> web.Application:
-    """The aiohttp application: the events endpoint (HTTP mode), the health check and the metrics."""
+    """The aiohttp application: the events endpoint (HTTP mode), the health check and the metrics.
+
+    ``connected`` says whether the Socket Mode connection is up; until it is, ``/healthz`` answers 503.
+    """
     if mode == "http" and not signing_secret:
         raise ValueError("HTTP mode needs the signing secret")
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
@@ -86,6 +109,8 @@ def build_web_app(
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
+        if connected is not None and not await connected():
+            return web.json_response({"ok": False, "mode": mode, "connected": False}, status=503)
         return web.json_response({"ok": True, "mode": mode})
 
     web_app = web.Application()
@@ -104,25 +129,52 @@ async def serve(
     """Start the transport for the settings; yields the HTTP base URL actually bound."""
     mode = "socket" if settings.socket_mode else "http"
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    web_app = build_web_app(bolt, mode=mode, signing_secret=secret, metrics=metrics)
+    socket_handler: AsyncSocketModeHandler | None = None
+    connected: Callable[[], Awaitable[bool]] | None = None
+    if settings.slack_app_token is not None:
+        socket_handler = _SocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
+        await _may_connect(socket_handler.client)
+        connected = socket_handler.client.is_connected
+    web_app = build_web_app(bolt, mode=mode, signing_secret=secret, metrics=metrics, connected=connected)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    url = _bound_url(runner, settings)
-    socket_handler: AsyncSocketModeHandler | None = None
+    connecting: asyncio.Task[None] | None = None
     try:
-        if settings.slack_app_token is not None:
-            socket_handler = _SocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
-            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-            logger.info("connected to Slack over Socket Mode; health check on %s/healthz", url)
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        url = _bound_url(runner, settings)
+        if socket_handler is not None:
+            connecting = asyncio.create_task(_connect(socket_handler, url), name="socket-mode-connect")
         else:
             logger.info("listening for Slack on %s%s", url, EVENTS_PATH)
         yield url
     finally:
+        if connecting is not None:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
+
+
+async def _may_connect(client: SocketModeClient) -> None:
+    """Ask Slack for a connection URL once; a refusal of the token stops start-up (slack_sdk would retry forever).
+
+    The URL is left unused (the connection asks for a fresh one). Slack out of reach is not
+    decided here: the connection is retried in the background, and ``/healthz`` says so meanwhile.
+    """
+    try:
+        await client.issue_new_wss_url()
+    except SlackApiError as exc:
+        raise SocketModeRefused(f"apps.connections.open: {exc.response.get('error')}") from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        logger.warning("Slack can't be reached to open Socket Mode (%s); trying again in the background", exc)
+
+
+async def _connect(handler: AsyncSocketModeHandler, url: str) -> None:
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    logger.info("connected to Slack over Socket Mode; health check on %s/healthz", url)
 
 
 def _metrics_page(render: Callable[[], Awaitable[str]]) -> Callable[[web.Request], Awaitable[web.Response]]:

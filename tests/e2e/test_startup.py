@@ -1,0 +1,89 @@
+"""`python -m bot run` starting up in Socket Mode: a refused token stops it, an absent Slack doesn't hang it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from bot.demo import free_port
+from bot.emulators.foundry import FoundryEmulator
+from bot.emulators.slack import SlackEmulator
+
+
+def socket_mode_env(slack: SlackEmulator, foundry: FoundryEmulator, folder: Path, **changes: str) -> dict[str, str]:
+    """The environment of a Socket Mode deployment pointed at the emulators."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AZURE_", "DATABASE_"))}
+    env.update(
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_APP_TOKEN=slack.app_token,
+        SLACK_API_URL=slack.api_url,
+        AZURE_AI_PROJECT_ENDPOINT=foundry.endpoint,
+        AZURE_AI_MODEL_DEPLOYMENT_NAME="gpt-5-mini",
+        IDENTITY_ENDPOINT=foundry.identity_endpoint,
+        IDENTITY_HEADER=foundry.identity_header,
+        DATABASE_URL=f"sqlite:///{folder / 'bot.db'}",
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+        LOG_LEVEL="WARNING",
+    )
+    env.update(changes)
+    return env
+
+
+@asynccontextmanager
+async def bot_process(env: dict[str, str], folder: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, cwd=folder,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def health(url: str, process: asyncio.subprocess.Process) -> int:
+    """The first status ``/healthz`` answers (the process must stay up until it does)."""
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            assert process.returncode is None, "the bot exited at start-up"
+            try:
+                return (await http.get(f"{url}/healthz")).status_code
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise AssertionError("/healthz never answered")
+
+
+async def test_a_refused_app_token_stops_start_up_naming_the_variable(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """Slack refusing SLACK_APP_TOKEN ends the process with the fix, instead of retrying forever."""
+    slack, foundry = pair
+    env = socket_mode_env(slack, foundry, tmp_path, SLACK_APP_TOKEN="xapp-1-A0-0-wrong")
+    async with bot_process(env, tmp_path) as process:
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    assert "SLACK_APP_TOKEN" in stderr.decode()
+    assert "xapp-1-A0-0-wrong" not in stderr.decode()
+
+
+async def test_while_slack_is_out_of_reach_health_says_so_and_a_stop_signal_is_heard(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """With Slack out of reach, /healthz answers 503 (not ok) and SIGTERM still ends the bot cleanly."""
+    slack, foundry = pair
+    env = socket_mode_env(slack, foundry, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
+    async with bot_process(env, tmp_path) as process:
+        assert await health(f"http://127.0.0.1:{env['PORT']}", process) == 503
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+    assert process.returncode == 0
