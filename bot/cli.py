@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import logging
 import signal
 import sys
@@ -31,6 +32,8 @@ from bot.slack.client import build_web_client
 from storage import open_store
 
 EXIT_CONFIG = 2
+#: What the Foundry emulator's sandbox runs the model's code with (the ``emulator`` extra).
+SANDBOX_PACKAGES = ("pandas", "matplotlib", "openpyxl")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit status."""
     args = build_parser().parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
+        if args.command in ("emulate", "demo") and (missing := missing_sandbox_packages()):
+            print(
+                f"error: the emulator's sandbox needs {', '.join(missing)}, which are not installed. "
+                "Install them with: pip install '.[emulator]' (bash scripts/demo does this for you).",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
         if args.command == "emulate":
             return asyncio.run(_emulate_foundry(args.host, args.port))
         if args.command == "run":
@@ -67,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             dry_run = args.dry_run if args.command == "sweep" else not args.yes
             return _with_settings(lambda settings: asyncio.run(maintain(settings, args.command, dry_run=dry_run)))
     return 0
+
+
+def missing_sandbox_packages() -> list[str]:
+    """The ``emulator`` extra's packages this Python can't import."""
+    return [name for name in SANDBOX_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def _with_settings(command: Callable[[Settings], int]) -> int:
@@ -152,11 +167,12 @@ async def maintain(settings: Settings, command: str, *, dry_run: bool) -> int:
 
 async def _emulate_foundry(host: str, port: int) -> int:
     async with FoundryEmulator(EmulatorConfig(), host=host, port=port) as emulator:
-        print("Foundry emulator running. Point a bot at it with:", flush=True)
-        print(f"AZURE_AI_PROJECT_ENDPOINT={emulator.endpoint}")
-        print("AZURE_AI_MODEL_DEPLOYMENT_NAME=emulated-model")
-        print(f"IDENTITY_ENDPOINT={emulator.identity_endpoint}")
-        print(f"IDENTITY_HEADER={emulator.identity_header}", flush=True)
+        print("# Foundry emulator running. Point a bot at it: run these in the bot's shell. The two", flush=True)
+        print("# IDENTITY_ variables must be in the environment itself: a .env file doesn't reach the credential.")
+        print(f"export AZURE_AI_PROJECT_ENDPOINT={emulator.endpoint}")
+        print("export AZURE_AI_MODEL_DEPLOYMENT_NAME=emulated-model")
+        print(f"export IDENTITY_ENDPOINT={emulator.identity_endpoint}")
+        print(f"export IDENTITY_HEADER={emulator.identity_header}", flush=True)
         print("Press Ctrl+C to stop.", file=sys.stderr, flush=True)
         await asyncio.Event().wait()
     return 0

@@ -45,9 +45,9 @@ EVENTS_PATH = "/slack/events"
 
 def reparse_form(request: AsyncBoltRequest) -> AsyncBoltRequest:
     """Parse a form body bolt got wrong: any body containing the text ``payload`` is read as an
-    interactive payload, so ``/interpreter print("payload")`` would arrive empty (slack-api.md
-    §0.10). A form whose fields hold no ``payload`` field is parsed as the plain form it is. The
-    raw body is untouched, so the signature is still checked against exactly what Slack sent.
+    interactive payload, so ``/interpreter print("payload")`` would arrive empty. A form whose
+    fields hold no ``payload`` field is parsed as the plain form it is. The raw body is untouched,
+    so the signature is still checked against exactly what Slack sent.
     """
     raw = request.raw_body
     if request.body or not raw or raw.startswith("{"):

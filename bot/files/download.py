@@ -1,7 +1,7 @@
 """Downloading a Slack file: the token only for Slack, redirects by hand, flat memory.
 
 Slack serves ``url_private_download`` only to a request that carries the bot token, and it may
-answer with a redirect to another host (slack-api.md §5.2). HTTP clients drop ``Authorization``
+answer with a redirect to another host. HTTP clients drop ``Authorization``
 on a cross-origin redirect, so a bot that lets them follow it saves Slack's HTML login page
 instead of the file. Here every redirect is followed by hand, and the token is re-added only
 where :func:`~bot.files.hosts.token_allowed` says so: a Slack host over https, or the loopback

@@ -1,7 +1,7 @@
 """Which hosts may see the bot token, and how a URL is named in logs.
 
 Slack serves ``url_private_download`` from ``files.slack.com`` and may redirect it to
-``slack-files.com`` or a ``*.slack-edge.com`` CDN host (slack-api.md §5.2). Slack registered
+``slack-files.com`` or a ``*.slack-edge.com`` CDN host. Slack registered
 each of these domains, so a domain and every subdomain under it count; a narrower list (bare
 ``slack-files.com`` only, say) would add no safety, only a way to break when Slack moves a file.
 Matching is on whole labels, so ``evil-slack.com`` and ``slack.com.evil.io`` are not Slack.

@@ -25,7 +25,7 @@ from bot.errors import (
 _CONTAINER_GONE = ("container is expired", "expected container_id", "container not found", "not found on container")
 _TOOL_MISSING = ("tool_not_supported", "unsupported_tool", "tool_not_enabled")
 
-#: Plain sentences for the documented limit errors (foundry-api.md §6).
+#: Plain sentences for the documented limit errors.
 _CODE_MESSAGES = {
     "file_size_exceeded": "That file is larger than Microsoft Foundry's 512 MB limit.",
     "token_limit_exceeded": "This thread has grown past the model's limit. Start a new thread to go on.",

@@ -6,10 +6,14 @@ import subprocess
 import sys
 
 import httpx
+import pytest
+
+from bot import cli
 
 
 def test_emulate_foundry_prints_the_variables_that_point_a_bot_at_it() -> None:
-    """`python -m bot emulate foundry` serves the emulator and prints working settings."""
+    """`python -m bot emulate foundry` serves the emulator and prints working settings, as lines a
+    shell can run (the identity variables must reach the environment, which a .env file doesn't)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "emulate", "foundry", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -22,9 +26,11 @@ def test_emulate_foundry_prints_the_variables_that_point_a_bot_at_it() -> None:
         while "IDENTITY_HEADER" not in lines:
             line = process.stdout.readline()
             assert line, "the emulator exited early"
-            if "=" in line:
-                name, value = line.strip().split("=", 1)
-                lines[name] = value
+            if line.startswith("#"):
+                continue
+            assert line.startswith("export "), line
+            name, value = line.removeprefix("export ").strip().split("=", 1)
+            lines[name] = value
         token = httpx.get(
             lines["IDENTITY_ENDPOINT"],
             params={"api-version": "2019-08-01", "resource": "https://ai.azure.com"},
@@ -57,3 +63,15 @@ def test_run_without_settings_names_each_missing_variable() -> None:
         "AZURE_AI_PROJECT_ENDPOINT",
         "AZURE_AI_MODEL_DEPLOYMENT_NAME",
     ]
+
+
+def test_demo_without_the_emulator_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Missing sandbox packages are named up front, with the command that installs them."""
+    monkeypatch.setattr(cli, "SANDBOX_PACKAGES", ("pandas", "no_such_package_for_the_sandbox"))
+    assert cli.main(["demo"]) == cli.EXIT_CONFIG
+    error = capsys.readouterr().err
+    assert "no_such_package_for_the_sandbox" in error
+    assert "pandas," not in error
+    assert "pip install '.[emulator]'" in error

@@ -2,7 +2,7 @@
 
 The bot cannot reach Slack from a developer machine or CI, so its end-to-end tests, the demo
 and users' own tests talk to this emulator instead, through the real ``slack_sdk`` client and
-real bolt, over real HTTP and WebSockets (design.md §4; wire facts from slack-api.md).
+real bolt, over real HTTP and WebSockets, shaped after Slack's documented wire formats.
 
 Start it and point an app at it::
 

@@ -1,4 +1,4 @@
-"""Files in the Web API: files.info and the three-step external upload (slack-api.md §5.3).
+"""Files in the Web API: files.info and the three-step external upload.
 
 Step 2's URL takes raw bytes or multipart with no token and answers ``OK - <n>``. Step 3 answers
 before the share lands (``shares`` empty in its answer, as Slack often does); the file-share

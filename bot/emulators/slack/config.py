@@ -11,56 +11,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-#: The bot scopes of the project's manifest (slack-api.md §7.2).
-DEFAULT_SCOPES: frozenset[str] = frozenset(
-    {
-        "app_mentions:read",
-        "channels:history",
-        "groups:history",
-        "im:history",
-        "mpim:history",
-        "channels:read",
-        "groups:read",
-        "im:read",
-        "mpim:read",
-        "chat:write",
-        "files:read",
-        "files:write",
-        "commands",
-        "reactions:read",
-        "reactions:write",
-        "users:read",
-    }
-)
+from bot.manifest import BOT_EVENTS, BOT_SCOPES
+
+#: The bot scopes the project's manifest asks for: a call that needs any other is refused, as a
+#: real installation of the app would refuse it.
+DEFAULT_SCOPES: frozenset[str] = frozenset(BOT_SCOPES)
 
 #: The manifest's ``bot_events``; an event outside this set is never delivered.
-DEFAULT_BOT_EVENTS: frozenset[str] = frozenset(
-    {
-        "app_mention",
-        "message.channels",
-        "message.groups",
-        "message.im",
-        "message.mpim",
-        "member_joined_channel",
-        "member_left_channel",
-        "channel_archive",
-        "group_archive",
-        "channel_deleted",
-        "group_deleted",
-        "channel_left",
-        "group_left",
-        "reaction_added",
-        "reaction_removed",
-        "app_home_opened",
-        "app_uninstalled",
-        "tokens_revoked",
-    }
-)
+DEFAULT_BOT_EVENTS: frozenset[str] = frozenset(BOT_EVENTS)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long Slack waits for an ack and when it tries again (slack-api.md §1.3)."""
+    """How long Slack waits for an ack and when it tries again."""
 
     #: Seconds to wait for a 2xx (HTTP) or an ack frame (Socket Mode).
     ack_timeout: float = 3.0

@@ -1,4 +1,4 @@
-"""File downloads, with Slack's two ways of failing quietly (slack-api.md §5.2).
+"""File downloads, with Slack's two ways of failing quietly.
 
 A request without the installed bot's token (or without ``files:read``, or for a file the bot
 cannot see) gets HTTP 200 with an HTML login page, not an error. With redirects on, the API host

@@ -1,6 +1,6 @@
 """Which events Slack sends for a change in the workspace, and what they contain.
 
-Rules (slack-api.md §1.2): the bot hears only conversations it belongs to and events it
+Rules: the bot hears only conversations it belongs to and events it
 subscribed to; a channel @mention arrives as both ``app_mention`` and ``message``; edits and
 deletes are ``message`` subtypes; private-channel lifecycle events are the ``group_*`` twins.
 """

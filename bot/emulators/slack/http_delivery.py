@@ -1,7 +1,7 @@
 """Events, slash commands and interactions POSTed to the app's request URL (HTTP mode).
 
 Each attempt is signed afresh, bounded by the ack timeout, and classified with the
-``X-Slack-Retry-Reason`` vocabulary so the dispatcher can retry like Slack (slack-api.md §1.3).
+``X-Slack-Retry-Reason`` vocabulary so the dispatcher can retry like Slack.
 """
 
 from __future__ import annotations

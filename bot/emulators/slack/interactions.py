@@ -1,4 +1,4 @@
-"""Slash commands, button presses, and the ``response_url`` both hand out (slack-api.md §4).
+"""Slash commands, button presses, and the ``response_url`` both hand out.
 
 A ``response_url`` works without a token, at most ``response_url_max_uses`` times within
 ``response_url_ttl`` seconds. What a response does (inferred from Slack's docs): ``delete_original``

@@ -1,4 +1,4 @@
-"""Request signatures (slack-api.md §2), computed here rather than borrowed from slack_sdk.
+"""Request signatures, computed here rather than borrowed from slack_sdk.
 
 Writing it independently is the point: a bolt app that accepts these signatures proves the
 emulator signs exactly like Slack, not merely like the library that verifies it.

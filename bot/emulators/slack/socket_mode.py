@@ -1,4 +1,4 @@
-"""Slack's side of Socket Mode (slack-api.md §3): a WebSocket that pushes envelopes.
+"""Slack's side of Socket Mode: a WebSocket that pushes envelopes.
 
 A connection gets ``hello``; each envelope waits for ``{"envelope_id": …}`` within the ack
 timeout (slash commands may add a response ``payload``); pings are answered and counted; a

@@ -1,6 +1,6 @@
 """How users, channels, messages and files look in Web API answers and event payloads.
 
-One place decides the JSON shape (slack-api.md §1.2, §5.1, §6.1), so the API methods and the
+One place decides the JSON shape, so the API methods and the
 event builder can never drift apart.
 """
 
@@ -83,7 +83,7 @@ class Wire:
         return self.workspace.config.team_id
 
     def file(self, stored: StoredFile, *, with_shares: bool = True) -> JSON:
-        """A full file object (slack-api.md §5.1)."""
+        """A full file object."""
         body: JSON = {
             "id": stored.id,
             "created": stored.created,

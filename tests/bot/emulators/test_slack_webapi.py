@@ -108,7 +108,11 @@ async def test_post_ephemeral_is_seen_by_one_person(client: AsyncWebClient, slac
 
 
 async def test_reactions_add_remove_and_already_reacted(client: AsyncWebClient, world: World) -> None:
-    """reactions.add (query params) records the bot's reaction; a repeat is already_reacted."""
+    """reactions.add (query params) records the bot's reaction; a repeat is already_reacted.
+
+    The bot itself never reacts, so its manifest (the emulator's default) leaves reactions:write out.
+    """
+    world.slack.scopes.add("reactions:write")
     message = await world.slack.post_message(world.alice, world.general, "react to me")
     await client.reactions_add(channel=world.general.id, name="eyes", timestamp=message.ts)
     assert message.reactions == {"eyes": [world.slack.bot.id]}
