@@ -147,8 +147,8 @@ async def check_database(settings: Settings) -> list[Finding]:
     try:
         async with open_store(settings.database_url) as store:
             failing = await store.list_cleanup_jobs(states=[CleanupState.FAILED])
-    except BotError as exc:
-        return [Finding(False, "database", f"{exc.user_message} ({exc})")]
+    except BotError as exc:  # the detail is for whoever runs this, not the sentence Slack users get
+        return [Finding(False, "database", f"{exc}; check DATABASE_URL and that this user may write there")]
     found = [Finding(True, "database", f"{settings.database_url} is ready")]
     if failing:
         errors = "; ".join(sorted({(job.last_error or "unknown error")[:120] for job in failing})[:3])

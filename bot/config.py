@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
+from storage.url import parse_database_url
 
 _AGENT_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -70,7 +71,8 @@ class Settings(BaseSettings):
 
     # Storage and HTTP
     database_url: str = Field(
-        default="sqlite:///data/bot.db", description="sqlite:///<path> (or postgresql://… in a later release)"
+        default="sqlite:///data/bot.db",
+        description="sqlite:///<path> to a database file (four slashes for an absolute path)",
     )
     host: str = Field(default="0.0.0.0", description="the address the HTTP server listens on")  # noqa: S104
     port: int = Field(default=3000, ge=0, le=65535, description="a TCP port number (0-65535)")
@@ -185,16 +187,28 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
-            raise ValueError("unsupported scheme")
+        try:
+            parse_database_url(value)
+        except StorageError as exc:
+            raise ValueError(str(exc).removeprefix("DATABASE_URL ").rstrip(".")) from None
         return value
 
     @field_validator("thread_idle_ttl", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str) and (match := _DURATION.match(value.lower())):
-            return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+        if isinstance(value, str):
+            match = _DURATION.match(value.lower())
+            if match is None:
+                raise ValueError("not a duration")
+            value = timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+        if isinstance(value, timedelta) and value <= timedelta(0):
+            raise ValueError("must be longer than zero: every session would end at once")
         return value
+
+    @field_validator("thread_replies", "file_drop_mode", "show_code", "external_users", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("allowed_teams", "allowed_channels", "allowed_users", "admin_users", mode="before")
     @classmethod
@@ -218,7 +232,7 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
+        return value.strip().upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _http_mode_needs_secret(self) -> Settings:

@@ -90,7 +90,11 @@ def test_signing_secret_loses_the_spaces_pasted_around_it(monkeypatch: pytest.Mo
         ("SLACK_API_URL", "ftp://slack.com/api/", "https://"),
         ("AGENT_NAME", "-bad-name-", "agent name"),
         ("THREAD_IDLE_TTL", "soon", "duration"),
+        ("THREAD_IDLE_TTL", "-5", "duration"),
+        ("THREAD_IDLE_TTL", "0", "longer than zero"),
         ("DATABASE_URL", "mysql://db/bot", "sqlite:///"),
+        ("DATABASE_URL", "postgresql://bot@db/bot", "PostgreSQL is not available yet"),
+        ("DATABASE_URL", "sqlite:///", "must name a database file"),
     ],
 )
 def test_malformed_value_names_variable_and_expectation(
@@ -103,6 +107,24 @@ def test_malformed_value_names_variable_and_expectation(
     assert len(problems) == 1
     assert problems[0].startswith(f"{variable} is malformed")
     assert fragment in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field", "expected"),
+    [
+        ("THREAD_REPLIES", "ALL", "thread_replies", "all"),
+        ("FILE_DROP_MODE", " Auto", "file_drop_mode", "auto"),
+        ("SHOW_CODE", "Always", "show_code", "always"),
+        ("EXTERNAL_USERS", "ALLOW", "external_users", "allow"),
+        ("LOG_LEVEL", "debug ", "log_level", "DEBUG"),
+    ],
+)
+def test_choice_settings_take_any_capitalisation(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, field: str, expected: str
+) -> None:
+    """A choice is read whatever its case and surrounding spaces, the same for every such setting."""
+    _set(monkeypatch, {**REQUIRED, variable: value})
+    assert getattr(load_settings(), field) == expected
 
 
 def test_malformed_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:

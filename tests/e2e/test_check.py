@@ -81,6 +81,21 @@ async def test_check_in_socket_mode_tries_the_app_token(
         assert "SLACK_APP_TOKEN" in failed[0].text
 
 
+async def test_check_reports_a_database_it_cannot_create_with_the_reason(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """A database folder that can't be made is reported with why and what to check, not "try again later"."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    (tmp_path / "taken").write_text("a file where the folder should be")
+    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "taken" / "bot.db"))
+    failed = [f for f in findings if not f.ok]
+    assert [f.area for f in failed] == ["database"]
+    assert "cannot create the folder" in failed[0].text
+    assert "DATABASE_URL" in failed[0].text
+    assert "try again" not in failed[0].text
+
+
 async def test_check_reports_missing_azure_role(pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path) -> None:
     """A 403 from Foundry becomes the hint about the Azure AI User role."""
     slack, foundry = pair
