@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 from bot.app import create_app, open_services
 from bot.check import run_checks
@@ -38,20 +39,30 @@ SANDBOX_PACKAGES = ("pandas", "matplotlib", "openpyxl")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Code Interpreter for Slack.")
+    parser = argparse.ArgumentParser(prog=_prog(), description="Code Interpreter for Slack.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
-    commands.add_parser("check", help="check the settings, Slack, Foundry and the database, and report")
-    commands.add_parser("demo", help="run the bot between the Slack and Foundry emulators and play a conversation")
-    sweep = commands.add_parser("sweep", help="delete this deployment's conversations and files no live session owns")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+    command("run", "run the bot (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
+    command("check", "check the settings, Slack, Foundry and the database, and report")
+    command("demo", "run the bot between the Slack and Foundry emulators and play a conversation")
+    sweep = command("sweep", "delete this deployment's conversations and files no live session owns")
     sweep.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
-    teardown = commands.add_parser("teardown", help="end every session and delete everything this deployment made")
+    teardown = command("teardown", "end every session and delete everything this deployment made")
     teardown.add_argument("--yes", action="store_true", help="really do it (without: only say what would go)")
-    emulate = commands.add_parser("emulate", help="run a loopback emulator on its own")
+    emulate = command("emulate", "run a loopback emulator on its own")
     emulate.add_argument("service", choices=["foundry"], help="which service to emulate")
     emulate.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
     emulate.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     return parser
+
+
+def _prog() -> str:
+    """``python -m bot`` when run as a module, else the installed command's own name."""
+    invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "python -m bot" if invoked in ("", "__main__.py", "-m", "-c") else invoked
 
 
 def main(argv: Sequence[str] | None = None) -> int:
