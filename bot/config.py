@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError, StorageError
@@ -24,6 +25,7 @@ _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 CommaList = Annotated[list[str], NoDecode]
+_MISSING_IN_HTTP_MODE = "missing_in_http_mode"
 
 
 class Settings(BaseSettings):
@@ -37,7 +39,9 @@ class Settings(BaseSettings):
         default=None, description="an app-level token (xapp-…) with connections:write; set = Socket Mode"
     )
     slack_signing_secret: SecretStr | None = Field(
-        default=None, description="the signing secret from Basic Information (required in HTTP mode)"
+        default=None,
+        validate_default=True,  # so its absence in HTTP mode is reported with the other problems
+        description="the signing secret from Basic Information (required in HTTP mode, when SLACK_APP_TOKEN is unset)",
     )
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="the Slack Web API base URL, ending in /api/"
@@ -234,11 +238,13 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @model_validator(mode="after")
-    def _http_mode_needs_secret(self) -> Settings:
-        if self.slack_app_token is None and self.slack_signing_secret is None:
-            raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (when SLACK_APP_TOKEN is unset)")
-        return self
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _http_mode_needs_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Fields are checked in order: the app token's outcome is known here (absent if it was malformed).
+        if value is None and "slack_app_token" in info.data and info.data["slack_app_token"] is None:
+            raise PydanticCustomError(_MISSING_IN_HTTP_MODE, "required in HTTP mode")
+        return value
 
     @property
     def socket_mode(self) -> bool:
@@ -283,7 +289,7 @@ def _describe(error: Any) -> str:
     variable = name.upper()
     field = Settings.model_fields.get(name)
     expected = field.description if field is not None and field.description else "a valid value"
-    if error.get("type") == "missing":
+    if error.get("type") in ("missing", _MISSING_IN_HTTP_MODE):
         return f"{variable} is missing: expected {expected}."
     reason = str(error.get("msg", "")).removeprefix("Value error, ")
     return f"{variable} is malformed ({reason}): expected {expected}."
