@@ -60,6 +60,7 @@ def test_run_without_settings_names_each_missing_variable() -> None:
     lines = result.stderr.strip().splitlines()
     assert [line.split()[1] for line in lines] == [
         "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
         "AZURE_AI_PROJECT_ENDPOINT",
         "AZURE_AI_MODEL_DEPLOYMENT_NAME",
     ]
