@@ -63,6 +63,12 @@ class Services:
     clock: Clock
 
 
+#: The Slack client's limits on the shared session (slack_sdk's own ``timeout`` applies only to
+#: sessions it opens itself): a Slack that stops answering fails a call instead of holding it
+#: for aiohttp's default five minutes; a long upload still may take as long as it needs.
+SLACK_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
+
+
 @dataclass(frozen=True)
 class CleanupTiming:
     """How the clean-up worker paces itself (tests shorten these)."""
@@ -92,7 +98,7 @@ async def open_services(
         open_store(settings.database_url, clock=clock) as store,
         open_foundry(settings, credential=credential, policy=foundry_policy) as foundry,
         httpx.AsyncClient(timeout=httpx.Timeout(120, connect=10), follow_redirects=False) as downloads,
-        aiohttp.ClientSession() as slack_session,
+        aiohttp.ClientSession(timeout=SLACK_TIMEOUT) as slack_session,
     ):
         agent = await ensure_agent(foundry, settings)
         slack = build_web_client(settings, slack_session)

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.errors import BotError
 from bot.foundry.connect import open_foundry
 from bot.manifest import BOT_SCOPES
+from bot.server import TOKEN_REFUSALS
 from bot.slack.client import build_web_client, retry_handlers
 from storage import CleanupState, open_store
 
@@ -40,8 +41,10 @@ class Finding:
 async def run_checks(settings: Settings) -> list[Finding]:
     """Every check, each independent of the others' outcome."""
     findings = [Finding(True, "settings", f"loaded ({'Socket Mode' if settings.socket_mode else 'HTTP mode'})")]
-    findings += await check_slack(settings)
-    findings += await check_socket_mode(settings)
+    slack = await check_slack(settings)
+    findings += slack
+    if not any(f.text.startswith(_UNREACHABLE_TEXT) for f in slack):  # said once is enough
+        findings += await check_socket_mode(settings)
     findings += await check_foundry(settings)
     findings += await check_database(settings)
     return findings
@@ -95,6 +98,8 @@ async def check_socket_mode(settings: Settings) -> list[Finding]:
         await client.apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
         error = exc.response.get("error")
+        if error not in TOKEN_REFUSALS:
+            return [Finding(False, "slack", f"apps.connections.open failed ({error}); try again in a few minutes")]
         return [
             Finding(
                 False,
@@ -112,11 +117,14 @@ async def check_socket_mode(settings: Settings) -> list[Finding]:
 _UNREACHABLE = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
 
+_UNREACHABLE_TEXT = "could not reach"
+
+
 def _unreachable(settings: Settings, exc: BaseException) -> Finding:
     return Finding(
         False,
         "slack",
-        f"could not reach {settings.slack_api_url} ({type(exc).__name__}); check the network, a proxy "
+        f"{_UNREACHABLE_TEXT} {settings.slack_api_url} ({type(exc).__name__}); check the network, a proxy "
         "or firewall in between, and SLACK_API_URL",
     )
 

@@ -26,6 +26,7 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 CommaList = Annotated[list[str], NoDecode]
 _MISSING_IN_HTTP_MODE = "missing_in_http_mode"
+_NOT_POSITIVE = "must be longer than zero: every session would end at once"
 
 
 class Settings(BaseSettings):
@@ -200,13 +201,21 @@ class Settings(BaseSettings):
     @field_validator("thread_idle_ttl", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            match = _DURATION.match(value.lower())
-            if match is None:
-                raise ValueError("not a duration")
-            value = timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
-        if isinstance(value, timedelta) and value <= timedelta(0):
-            raise ValueError("must be longer than zero: every session would end at once")
+        """``7d``, ``12h``, ``90m`` or seconds; anything else goes on to pydantic (ISO 8601, ``12:00:00``)."""
+        if isinstance(value, str) and value.strip().startswith("-"):
+            raise ValueError(_NOT_POSITIVE)
+        if isinstance(value, str) and (match := _DURATION.match(value.lower())):
+            try:
+                return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+            except OverflowError:
+                raise ValueError("far too long") from None
+        return value
+
+    @field_validator("thread_idle_ttl")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError(_NOT_POSITIVE)
         return value
 
     @field_validator("thread_replies", "file_drop_mode", "show_code", "external_users", mode="before")

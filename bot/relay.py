@@ -11,6 +11,7 @@ their turn and are attached when it runs, so a question never runs before its fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import OrderedDict
@@ -224,9 +225,20 @@ class Relay:
         if not await self._gate.admit(who, root):
             return
         team_id, channel_id, user_id = who.team_id, who.channel_id, who.user_id
-        dropped = await read_message(self._d.slack, channel_id, ts, root)
+        try:
+            dropped = await read_message(self._d.slack, channel_id, ts, root)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            logger.warning("could not read the dropped files' message in %s: %s", channel_id, error)
+            with contextlib.suppress(SlackApiError):
+                await self._d.slack.chat_postEphemeral(
+                    channel=channel_id, user=user_id, thread_ts=thread_ts,
+                    text=f"I couldn't read the message with your files (Slack said: {error}). "
+                    "Mention me in a thread and drop them there instead.",
+                )  # fmt: skip
+            return
         if dropped is None or dropped.get("user") != user_id:
-            logger.info("offer accepted by %s for a message that is not theirs in %s; ignored", user_id, channel_id)
+            logger.warning("offer accepted by %s for a message that is not theirs in %s; ignored", user_id, channel_id)
             return
         files = list(dropped.get("files") or [])
         message = IncomingMessage(

@@ -1,9 +1,9 @@
 """Transports: Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``HOST:PORT``.
 
-In Socket Mode, start-up asks Slack for a connection once: an app-level token Slack refuses stops
-the bot with a message naming ``SLACK_APP_TOKEN``. The connection itself is made in the
-background (slack_sdk retries it every ten seconds while Slack can't be reached), so a stop
-signal is heard meanwhile, and ``/healthz`` answers 503 until it is up.
+In Socket Mode, start-up asks Slack for a connection once (for at most ten seconds): an app-level
+token Slack refuses stops the bot with a message naming ``SLACK_APP_TOKEN``. The connection itself
+is made in the background (slack_sdk retries it every ten seconds while Slack can't be reached),
+so a stop signal is heard meanwhile, and ``/healthz`` answers 503 until it is up.
 
 Both serve ``GET /healthz`` and ``GET /metrics`` on ``HOST:PORT``. HTTP mode also serves ``POST /slack/events`` for
 events, slash commands and buttons. Each request's signature and timestamp are checked before anything else
@@ -33,6 +33,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import BotError
@@ -132,8 +133,8 @@ async def serve(
     socket_handler: AsyncSocketModeHandler | None = None
     connected: Callable[[], Awaitable[bool]] | None = None
     if settings.slack_app_token is not None:
+        await _may_connect(settings.slack_app_token.get_secret_value(), settings.slack_api_url)
         socket_handler = _SocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
-        await _may_connect(socket_handler.client)
         connected = socket_handler.client.is_connected
     web_app = build_web_app(bolt, mode=mode, signing_secret=secret, metrics=metrics, connected=connected)
     runner = web.AppRunner(web_app, access_log=None)
@@ -158,18 +159,31 @@ async def serve(
         await runner.cleanup()
 
 
-async def _may_connect(client: SocketModeClient) -> None:
-    """Ask Slack for a connection URL once; a refusal of the token stops start-up (slack_sdk would retry forever).
+#: apps.connections.open errors that mean the app-level token itself is wrong: no retry can help.
+TOKEN_REFUSALS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "not_allowed_token_type"}
+)
+PREFLIGHT_S = 10.0
 
-    The URL is left unused (the connection asks for a fresh one). Slack out of reach is not
-    decided here: the connection is retried in the background, and ``/healthz`` says so meanwhile.
+
+async def _may_connect(app_token: str, api_url: str) -> None:
+    """Ask Slack once whether the app-level token may open a connection (the URL is left unused).
+
+    A refused token stops start-up: slack_sdk would retry it forever. Anything else (Slack out of
+    reach, silent, or failing) is left to the background connection, which retries, and to
+    ``/healthz``, which says so meanwhile.
     """
+    client = AsyncWebClient(token=app_token, base_url=api_url, timeout=int(PREFLIGHT_S))
     try:
-        await client.issue_new_wss_url()
+        async with asyncio.timeout(PREFLIGHT_S):
+            await client.apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
-        raise SocketModeRefused(f"apps.connections.open: {exc.response.get('error')}") from None
+        error = exc.response.get("error")
+        if error in TOKEN_REFUSALS:
+            raise SocketModeRefused(f"apps.connections.open: {error}") from None
+        logger.warning("Slack couldn't open Socket Mode just now (%s); trying again in the background", error)
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        logger.warning("Slack can't be reached to open Socket Mode (%s); trying again in the background", exc)
+        logger.warning("Slack can't be reached to open Socket Mode (%r); trying again in the background", exc)
 
 
 async def _connect(handler: AsyncSocketModeHandler, url: str) -> None:

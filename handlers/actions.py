@@ -33,8 +33,8 @@ def action_requester(body: dict[str, Any], context: AsyncBoltContext) -> Request
 
 def action_thread(body: dict[str, Any]) -> str | None:
     """The thread root of the message a button sits on."""
-    container = body.get("container") or {}
-    root = container.get("thread_ts") or container.get("message_ts")
+    container, message = body.get("container") or {}, body.get("message") or {}
+    root = container.get("thread_ts") or message.get("thread_ts") or container.get("message_ts")
     return str(root) if root else None
 
 

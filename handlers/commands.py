@@ -17,6 +17,7 @@ from bot.governance.gate import Gate
 from bot.governance.usage import UsageBook
 from bot.help import command_help
 from bot.relay import Relay
+from bot.render import defuse_broadcasts
 from bot.slack.inbound import IncomingMessage
 from handlers.workspace import workspace
 from storage import Clock
@@ -100,7 +101,8 @@ async def _ask(services: CommandServices, who: Requester, text: str, respond: As
         await respond(response_type="ephemeral", text=limited.message)
         return
     try:
-        root = await services.slack.chat_postMessage(channel=who.channel_id, text=f"<@{who.user_id}> asked: {text}")
+        asked = f"<@{who.user_id}> asked: {defuse_broadcasts(text)}"
+        root = await services.slack.chat_postMessage(channel=who.channel_id, text=asked)
     except SlackApiError as exc:
         error = exc.response.get("error")
         if error == "not_in_channel":

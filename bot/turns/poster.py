@@ -80,15 +80,26 @@ class ThreadPoster:
     async def already_answered(self) -> bool:
         """Whether an earlier process already posted this turn's messages.
 
-        Slack returns only this app's message metadata (``include_all_metadata`` is left off), so
-        another app in the channel can't make a turn look answered by posting the same metadata.
+        Only this app's posts count: another app in the channel could post the same metadata.
+        (Whether Slack returns metadata without ``include_all_metadata`` is not settled, so it
+        is asked for, and each message's author is checked against ``auth.test``.)
         """
         try:
+            me = await self._slack.auth_test()
             replies = await self._slack.conversations_replies(
-                channel=self.thread.channel_id, ts=self.thread.root_ts, limit=1000
+                channel=self.thread.channel_id, ts=self.thread.root_ts, include_all_metadata=True, limit=1000
             )
         except SlackApiError:
             return False
+        ours = {me.get("user_id"), me.get("bot_id")} - {None}
+        for message in replies.get("messages") or []:
+            if message.get("user") not in ours and message.get("bot_id") not in ours:
+                continue
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == ANSWER_EVENT and payload.get("turn_id") == self._turn_id:
+                return True
+        return False
         for message in replies.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}

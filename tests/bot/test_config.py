@@ -101,7 +101,8 @@ def test_signing_secret_loses_the_spaces_pasted_around_it(monkeypatch: pytest.Mo
         ("SLACK_API_URL", "ftp://slack.com/api/", "https://"),
         ("AGENT_NAME", "-bad-name-", "agent name"),
         ("THREAD_IDLE_TTL", "soon", "duration"),
-        ("THREAD_IDLE_TTL", "-5", "duration"),
+        ("THREAD_IDLE_TTL", "-5", "longer than zero"),
+        ("THREAD_IDLE_TTL", "9999999999w", "too long"),
         ("THREAD_IDLE_TTL", "0", "longer than zero"),
         ("DATABASE_URL", "mysql://db/bot", "sqlite:///"),
         ("DATABASE_URL", "postgresql://bot@db/bot", "PostgreSQL is not available yet"),
@@ -136,6 +137,23 @@ def test_choice_settings_take_any_capitalisation(
     """A choice is read whatever its case and surrounding spaces, the same for every such setting."""
     _set(monkeypatch, {**REQUIRED, variable: value})
     assert getattr(load_settings(), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("7d", 604800), ("90m", 5400), ("45", 45), ("P1D", 86400), ("12:00:00", 43200)]
+)
+def test_idle_ttl_takes_short_forms_and_iso_durations(
+    monkeypatch: pytest.MonkeyPatch, value: str, seconds: int
+) -> None:
+    """THREAD_IDLE_TTL reads 7d/12h/90m/seconds, and the ISO 8601 and clock forms pydantic knows."""
+    _set(monkeypatch, {**REQUIRED, "THREAD_IDLE_TTL": value})
+    assert load_settings().thread_idle_ttl == timedelta(seconds=seconds)
+
+
+def test_zero_idle_ttl_given_directly_is_refused() -> None:
+    """The check holds for a value given in code too, not only for one read from the environment."""
+    with pytest.raises(ValueError, match="longer than zero"):
+        Settings(_env_file=None, **{k.lower(): v for k, v in REQUIRED.items()}, thread_idle_ttl=timedelta(0))
 
 
 def test_malformed_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -224,6 +224,27 @@ async def test_an_offer_starts_nothing_on_a_message_its_presser_did_not_post(sta
     await slack.wait_for_reply(general, hers.ts, contains="Attached sales.csv", timeout=20)
 
 
+async def test_an_accepted_offer_whose_message_cannot_be_read_tells_the_uploader(stack: Stack) -> None:
+    """Slack refusing to show the dropped files' message is said to the person who pressed Analyse, privately."""
+    slack, foundry = stack.slack, stack.foundry
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    hers = await slack.post_message(
+        alice, general, "Q3", files=[FileUpload("sales.csv", path=DATA / "valid" / "sales.csv")]
+    )
+    await slack.wait_for(lambda: bool(slack.ephemeral_messages(alice)), timeout=10)
+    offer = slack.ephemeral_messages(alice)[0]
+
+    slack.fail("conversations.replies", "internal_error")
+    await slack.press_button(alice, general, offer.ts, OFFER_ACTION)
+    await slack.wait_for(
+        lambda: any("couldn't read the message" in (m.text or "") for m in slack.ephemeral_messages(alice)), timeout=10
+    )
+    await settle(stack)
+    assert bot_texts(slack, general, hers.ts) == []
+    assert uploads(foundry) == 0
+
+
 async def test_sandbox_file_name_keeps_the_original_spelling(stack: Stack) -> None:
     """The file reaches Foundry under its own name (underscores kept), so code that names it finds it."""
     channel, root = await drop(stack, [FileUpload("sales_2024.csv", path=DATA / "valid" / "sales.csv")])

@@ -53,8 +53,9 @@ async def bot_process(env: dict[str, str], folder: Path) -> AsyncIterator[asynci
 
 async def health(url: str, process: asyncio.subprocess.Process) -> int:
     """The first status ``/healthz`` answers (the process must stay up until it does)."""
+    deadline = asyncio.get_running_loop().time() + 90
     async with httpx.AsyncClient() as http:
-        for _ in range(300):
+        while asyncio.get_running_loop().time() < deadline:
             assert process.returncode is None, "the bot exited at start-up"
             try:
                 return (await http.get(f"{url}/healthz")).status_code
@@ -74,6 +75,51 @@ async def test_a_refused_app_token_stops_start_up_naming_the_variable(
     assert process.returncode == 1
     assert "SLACK_APP_TOKEN" in stderr.decode()
     assert "xapp-1-A0-0-wrong" not in stderr.decode()
+    assert "Unclosed" not in stderr.decode()  # nothing was left open on the way out
+
+
+async def test_slack_failing_to_open_a_connection_does_not_stop_start_up(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """Only a refused token stops start-up: Slack failing for a moment is waited out, and the bot connects."""
+    slack, foundry = pair
+    slack.fail("apps.connections.open", "service_unavailable", status=503)
+    env = socket_mode_env(slack, foundry, tmp_path)
+    slack.use_socket_mode()
+    async with bot_process(env, tmp_path) as process:
+        await slack.wait_for_socket_connection(timeout=60)
+        assert process.returncode is None
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+    assert process.returncode == 0
+
+
+async def test_a_slack_that_never_answers_holds_start_up_ten_seconds_at_most(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """A firewall that swallows traffic doesn't hold start-up: /healthz comes up (503), and SIGTERM ends the bot."""
+    slack, foundry = pair
+
+    done = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await done.wait()  # takes the connection, never answers
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    env = socket_mode_env(slack, foundry, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{port}/api/")
+    try:
+        async with bot_process(env, tmp_path) as process:
+            assert await health(f"http://127.0.0.1:{env['PORT']}", process) == 503
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 20)
+        assert process.returncode == 0
+    finally:
+        done.set()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_while_slack_is_out_of_reach_health_says_so_and_a_stop_signal_is_heard(

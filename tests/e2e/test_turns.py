@@ -72,6 +72,7 @@ async def test_stop_button_reaches_only_a_turn_of_its_own_thread(stack: Stack) -
     other = await slack.post_message(alice, general, f"<@{slack.bot.id}> " + SLOW.format(s=1.5, tag="second-thread"))
     other_status = await slack.wait_for_reply(general, other.ts, contains="Running code", timeout=10)
 
+    assert "Running code" in (_message(slack, general, root.ts, first_status.ts) or "")  # still in flight
     await slack.press_button(alice, general, other_status.ts, "stop_turn", value=first_turn)
     await slack.wait_for_reply(general, other.ts, contains="second-thread", after=other.ts, timeout=20)
     assert "Stopped" not in (_message(slack, general, root.ts, first_status.ts) or "")
