@@ -116,24 +116,42 @@ def configure_logging(level: str) -> None:
 
 
 async def run_bot(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM, then finish cleanly."""
+    """Run until SIGINT or SIGTERM, then finish cleanly.
+
+    A signal during start-up (a slow Foundry, say) ends it there: nothing has run yet that needs
+    finishing, so the start is cancelled rather than waited for.
+    """
     configure_logging(settings.log_level)
     stop = asyncio.Event()
+    started = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    running = asyncio.create_task(_serve_until(stop, started, settings))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not started.is_set() and not running.done():
+        running.cancel()
     try:
-        async with open_services(settings) as services:
-            bolt = create_app(settings, services)
-            async with serve(settings, bolt, metrics=partial(render_metrics, services.store)) as url:
-                settle_heap()
-                mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
-                print(f"Code Interpreter for Slack is running ({mode}); health check: {url}/healthz", flush=True)
-                await stop.wait()
+        await running
+    except asyncio.CancelledError:
+        print("stopped while starting up", file=sys.stderr)
     except BotError as exc:
         print(f"error: {exc.user_message}\n  detail: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _serve_until(stop: asyncio.Event, started: asyncio.Event, settings: Settings) -> None:
+    async with open_services(settings) as services:
+        bolt = create_app(settings, services)
+        async with serve(settings, bolt, metrics=partial(render_metrics, services.store)) as url:
+            settle_heap()
+            started.set()
+            mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
+            print(f"Code Interpreter for Slack is running ({mode}); health check: {url}/healthz", flush=True)
+            await stop.wait()
 
 
 def settle_heap() -> None:

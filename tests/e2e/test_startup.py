@@ -1,4 +1,4 @@
-"""`python -m bot run` starting up in Socket Mode: a refused token stops it, an absent Slack doesn't hang it."""
+"""`python -m bot run` starting up: a refused token stops it, an absent Slack or a slow Foundry doesn't hang it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from bot.demo import free_port
-from bot.emulators.foundry import FoundryEmulator
+from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import SlackEmulator
 
 
@@ -133,3 +133,22 @@ async def test_while_slack_is_out_of_reach_health_says_so_and_a_stop_signal_is_h
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 20)
     assert process.returncode == 0
+
+
+async def test_a_stop_signal_during_a_slow_start_ends_the_bot(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """SIGTERM while Foundry is slow to answer at start-up ends the bot at once, not after the wait."""
+    slack, foundry = pair
+    foundry.faults.add(Fault(route="agents.list_versions", kind="delay", delay_s=60, count=5))
+    env = socket_mode_env(slack, foundry, tmp_path)
+    async with bot_process(env, tmp_path) as process:
+        for _ in range(600):
+            if any(r.route == "agents.list_versions" for r in foundry.requests):
+                break
+            assert process.returncode is None, "the bot exited at start-up"
+            await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 15)
+    assert process.returncode == 0
+    assert "stopped while starting up" in stderr.decode()
