@@ -13,15 +13,13 @@ from dataclasses import dataclass
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent import agent_definition, definition_hash
 from bot.config import Settings
 from bot.errors import BotError
 from bot.foundry.connect import open_foundry
 from bot.manifest import BOT_SCOPES
-from bot.server import TOKEN_REFUSALS
-from bot.slack.client import build_web_client, retry_handlers
+from bot.slack.client import TOKEN_REFUSALS, build_web_client, open_socket_mode_url
 from storage import CleanupState, open_store
 
 
@@ -88,14 +86,8 @@ async def check_socket_mode(settings: Settings) -> list[Finding]:
     """In Socket Mode, the app-level token may open a connection (the URL it gets is left unused)."""
     if settings.slack_app_token is None:
         return []
-    app_token = settings.slack_app_token.get_secret_value()
-    client = AsyncWebClient(
-        token=app_token,
-        base_url=settings.slack_api_url,
-        retry_handlers=retry_handlers(),
-    )
     try:
-        await client.apps_connections_open(app_token=app_token)
+        await open_socket_mode_url(settings.slack_app_token.get_secret_value(), settings.slack_api_url)
     except SlackApiError as exc:
         error = exc.response.get("error")
         if error not in TOKEN_REFUSALS:

@@ -211,7 +211,14 @@ async def bot_subprocess(
     slack: SlackEmulator, foundry: FoundryEmulator, folder: Path, *, extra_env: Mapping[str, str] | None = None
 ) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     """:func:`bot_process`, also yielding the process (for benchmarks that read its memory)."""
-    port = free_port()
+    env = bot_environment(slack, foundry, folder, **(extra_env or {}))
+    async with served_subprocess(["-m", "bot", "run"], env, folder, int(env["PORT"]), what="the bot") as served:
+        yield served
+
+
+def bot_environment(slack: SlackEmulator, foundry: FoundryEmulator, folder: Path, **changes: str) -> dict[str, str]:
+    """The environment of ``python -m bot run`` pointed at the emulators (HTTP mode, on a free port,
+    its database in ``folder``), with ``changes`` on top; this process's own settings are left out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
     env.update(
         SLACK_BOT_TOKEN=slack.bot_token,
@@ -223,12 +230,11 @@ async def bot_subprocess(
         IDENTITY_HEADER=foundry.identity_header,
         DATABASE_URL=f"sqlite:///{folder / 'bot.db'}",
         HOST="127.0.0.1",
-        PORT=str(port),
+        PORT=str(free_port()),
         LOG_LEVEL="WARNING",
     )
-    env.update(extra_env or {})
-    async with served_subprocess(["-m", "bot", "run"], env, folder, port, what="the bot") as served:
-        yield served
+    env.update(changes)
+    return env
 
 
 @asynccontextmanager

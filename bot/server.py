@@ -33,10 +33,10 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import BotError
+from bot.slack.client import TOKEN_REFUSALS, open_socket_mode_url
 from bot.slack.ingress import ignorable, ignorable_body
 
 logger = logging.getLogger(__name__)
@@ -159,10 +159,6 @@ async def serve(
         await runner.cleanup()
 
 
-#: apps.connections.open errors that mean the app-level token itself is wrong: no retry can help.
-TOKEN_REFUSALS = frozenset(
-    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "not_allowed_token_type"}
-)
 PREFLIGHT_S = 10.0
 
 
@@ -173,10 +169,9 @@ async def _may_connect(app_token: str, api_url: str) -> None:
     reach, silent, or failing) is left to the background connection, which retries, and to
     ``/healthz``, which says so meanwhile.
     """
-    client = AsyncWebClient(token=app_token, base_url=api_url, timeout=int(PREFLIGHT_S))
     try:
         async with asyncio.timeout(PREFLIGHT_S):
-            await client.apps_connections_open(app_token=app_token)
+            await open_socket_mode_url(app_token, api_url)
     except SlackApiError as exc:
         error = exc.response.get("error")
         if error in TOKEN_REFUSALS:

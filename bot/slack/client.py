@@ -30,11 +30,24 @@ def build_web_client(settings: Settings, session: aiohttp.ClientSession | None =
         base_url=settings.slack_api_url,
         session=session,
         timeout=30,
-        retry_handlers=retry_handlers(),
+        retry_handlers=_retry_handlers(),
     )
 
 
-def retry_handlers() -> list[AsyncRetryHandler]:
+#: apps.connections.open errors that mean the app-level token itself is wrong: no retry can help.
+TOKEN_REFUSALS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "not_allowed_token_type"}
+)
+
+
+async def open_socket_mode_url(app_token: str, api_url: str) -> None:
+    """Ask ``apps.connections.open`` for a Socket Mode URL with the app-level token, and leave it
+    unused: this only finds out whether the token may connect. Raises what the call raises."""
+    client = AsyncWebClient(token=app_token, base_url=api_url, timeout=30, retry_handlers=_retry_handlers())
+    await client.apps_connections_open(app_token=app_token)
+
+
+def _retry_handlers() -> list[AsyncRetryHandler]:
     """Connection errors, 429 (after ``Retry-After``) and server errors are tried again."""
     return [
         AsyncConnectionErrorRetryHandler(max_retry_count=2),

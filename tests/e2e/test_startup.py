@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -12,29 +11,14 @@ from pathlib import Path
 
 import httpx
 
-from bot.demo import free_port
+from bot.demo import bot_environment, free_port
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import SlackEmulator
 
 
 def socket_mode_env(slack: SlackEmulator, foundry: FoundryEmulator, folder: Path, **changes: str) -> dict[str, str]:
     """The environment of a Socket Mode deployment pointed at the emulators."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AZURE_", "DATABASE_"))}
-    env.update(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.api_url,
-        AZURE_AI_PROJECT_ENDPOINT=foundry.endpoint,
-        AZURE_AI_MODEL_DEPLOYMENT_NAME="gpt-5-mini",
-        IDENTITY_ENDPOINT=foundry.identity_endpoint,
-        IDENTITY_HEADER=foundry.identity_header,
-        DATABASE_URL=f"sqlite:///{folder / 'bot.db'}",
-        HOST="127.0.0.1",
-        PORT=str(free_port()),
-        LOG_LEVEL="WARNING",
-    )
-    env.update(changes)
-    return env
+    return bot_environment(slack, foundry, folder, **{"SLACK_APP_TOKEN": slack.app_token, **changes})
 
 
 @asynccontextmanager
@@ -62,6 +46,15 @@ async def health(url: str, process: asyncio.subprocess.Process) -> int:
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
     raise AssertionError("/healthz never answered")
+
+
+async def unconnected_then_stopped(env: dict[str, str], folder: Path) -> None:
+    """The bot comes up without a Slack connection (/healthz: 503), and SIGTERM ends it cleanly."""
+    async with bot_process(env, folder) as process:
+        assert await health(f"http://127.0.0.1:{env['PORT']}", process) == 503
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+    assert process.returncode == 0
 
 
 async def test_a_refused_app_token_stops_start_up_naming_the_variable(
@@ -111,11 +104,7 @@ async def test_a_slack_that_never_answers_holds_start_up_ten_seconds_at_most(
     port = server.sockets[0].getsockname()[1]
     env = socket_mode_env(slack, foundry, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{port}/api/")
     try:
-        async with bot_process(env, tmp_path) as process:
-            assert await health(f"http://127.0.0.1:{env['PORT']}", process) == 503
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 20)
-        assert process.returncode == 0
+        await unconnected_then_stopped(env, tmp_path)
     finally:
         done.set()
         server.close()
@@ -128,11 +117,7 @@ async def test_while_slack_is_out_of_reach_health_says_so_and_a_stop_signal_is_h
     """With Slack out of reach, /healthz answers 503 (not ok) and SIGTERM still ends the bot cleanly."""
     slack, foundry = pair
     env = socket_mode_env(slack, foundry, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
-    async with bot_process(env, tmp_path) as process:
-        assert await health(f"http://127.0.0.1:{env['PORT']}", process) == 503
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 20)
-    assert process.returncode == 0
+    await unconnected_then_stopped(env, tmp_path)
 
 
 async def test_a_stop_signal_during_a_slow_start_ends_the_bot(
