@@ -19,6 +19,8 @@ _SANDBOX_LINK = re.compile(r"!?\[([^\]]*)\]\(\s*sandbox:(/mnt/data/[^)\s]*)\s*\)
 _BARE_SANDBOX = re.compile(r"sandbox:(/mnt/data/[^\s)\]>'\"`]*[^\s)\]>'\"`.,;:!?])")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BROADCAST = re.compile(r"<(?=!(?:(?:channel|here|everyone|group)(?:\|[^>]*)?|subteam\^[^>]*)>)", re.IGNORECASE)
+#: A person's mention (``<@U…>``, ``<@W…>`` in Enterprise Grid), with or without a label.
+_PERSON = re.compile(r"<(?=@[UW][A-Z0-9]+(?:\|[^>]*)?>)")
 #: Placed between ``<`` and ``!``: invisible, and the token no longer parses as a mention.
 ZERO_WIDTH_SPACE = "\u200b"
 
@@ -26,6 +28,12 @@ ZERO_WIDTH_SPACE = "\u200b"
 def defuse_broadcasts(text: str) -> str:
     """Broadcast mentions in the text, kept visible but made inert."""
     return _BROADCAST.sub("<" + ZERO_WIDTH_SPACE, text)
+
+
+def defuse_mentions(text: str) -> str:
+    """Broadcast mentions and people's mentions in the text, kept visible but made inert: the
+    model's words (which a file it read can steer) ping no one."""
+    return _PERSON.sub("<" + ZERO_WIDTH_SPACE, defuse_broadcasts(text))
 
 
 def strip_sandbox_links(text: str) -> str:
@@ -60,8 +68,8 @@ def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
 
 
 def for_slack(text: str) -> list[str]:
-    """The answer as one or more Slack messages."""
-    return split_message(defuse_broadcasts(strip_sandbox_links(text)))
+    """The answer as one or more Slack messages, with no link to the sandbox and no mention that notifies."""
+    return split_message(defuse_mentions(strip_sandbox_links(text)))
 
 
 def _pieces(text: str, limit: int) -> list[str]:

@@ -380,9 +380,12 @@ class TurnRunner:
         """Every file the run generated into the thread, or a sentence saying why not."""
         generated: list[Generated] = []
         if files:
-            outputs = await self._d.store.list_session_outputs(session.id)
+            outputs, turns = await both(
+                self._d.store.list_session_outputs(session.id), self._d.store.list_turns(session.id)
+            )
             seen = {o.container_file_id for o in outputs if o.turn_id != turn.id}
-            generated = await collect(self._d.foundry, run.response, run.containers, seen)
+            earlier = {t.container_id for t in turns if t.container_id}
+            generated = await collect(self._d.foundry, run.response, run.containers, seen, earlier=earlier)
         notes = await self._d.outputs.post(turn.id, poster.thread, generated)
         if not generated and asks_for_file(turn.text):
             notes.append(NO_FILE)

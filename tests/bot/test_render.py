@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from bot.render import ZERO_WIDTH_SPACE, defuse_broadcasts, for_slack, split_message, strip_sandbox_links
+from bot.render import (
+    ZERO_WIDTH_SPACE,
+    defuse_broadcasts,
+    defuse_mentions,
+    for_slack,
+    split_message,
+    strip_sandbox_links,
+)
 
 
 def test_sandbox_links_become_file_names() -> None:
@@ -68,3 +75,15 @@ def test_other_angle_brackets_are_left_alone() -> None:
     """HTML, comparisons and links in an answer are not mentions and pass unchanged."""
     text = "<!DOCTYPE html> a <b> 1 < 2 <https://example.com|site> <!channeling> <!date^1|x>"
     assert defuse_broadcasts(text) == text
+
+
+def test_peoples_mentions_in_an_answer_stay_visible_but_notify_no_one() -> None:
+    """A file can also make the model name a person: shown, never a ping; channel links stay links."""
+    text = "Ask <@U0123ABC>, <@W9Z8Y7|maria> or <!here>; see <#C0123|general> and <mailto:a@b.c|mail>."
+    defused = defuse_mentions(text)
+    assert defused.replace(ZERO_WIDTH_SPACE, "") == text
+    for token in ("<@U0123ABC>", "<@W9Z8Y7|", "<!here>"):
+        assert token not in defused
+    assert "<#C0123|general>" in defused
+    assert "<mailto:a@b.c|mail>" in defused
+    assert for_slack(text) == [defused]

@@ -171,15 +171,18 @@ def _message(slack: SlackEmulator, channel: object, root_ts: str, ts: str) -> st
     return next((m.text for m in slack.thread(channel, root_ts) if m.ts == ts), None)
 
 
-async def test_a_broadcast_mention_in_the_answer_notifies_no_one(stack: Stack) -> None:
-    """Output that contains <!channel> is shown, but the post Slack receives carries no broadcast token."""
+async def test_a_mention_in_the_answer_notifies_no_one(stack: Stack) -> None:
+    """Output that contains <!channel> or a person's <@U…> is shown, but the post Slack receives
+    carries no token that notifies."""
     slack = stack.slack
-    _, general, root = await mention(slack, "```python\nprint('hey <!channel> and <!here>')\n```")
+    boss = slack.add_user("boss")
+    said = f"hey <!channel> and <!here>, <@{boss.id}> and <@{boss.id}|boss>"
+    _, general, root = await mention(slack, f"```python\nprint('{said}')\n```")
     answer = await slack.wait_for_reply(general, root.ts, contains="hey", after=root.ts, timeout=20)
     posted = answer.markdown_text or answer.text or ""
-    assert "<!channel>" not in posted
-    assert "<!here>" not in posted
-    assert "hey <!channel> and <!here>" in posted.replace("\u200b", "")
+    for token in ("<!channel>", "<!here>", f"<@{boss.id}>", f"<@{boss.id}|"):
+        assert token not in posted
+    assert said in posted.replace("\u200b", "")
 
 
 async def test_foundry_429_then_success_gives_one_answer(stack: Stack) -> None:

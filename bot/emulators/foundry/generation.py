@@ -109,11 +109,13 @@ class Generator:
         """Run the planned cells, then write the message; returns all the text the model 'wrote'."""
         plan = model.plan(turn.prompt, code_interpreter=turn.code_interpreter)
         if not plan.cells:
-            await self._message(record, plan.reply, [])
-            return plan.reply
+            text, annotations = model.cite_foreign(turn.prompt, plan.reply, [])
+            await self._message(record, text, annotations)
+            return text
         container = await self._sandboxes.for_turn(turn.conversation, turn.files)
         cells = [await self._cell(record, container, code, turn.include_outputs) for code in plan.cells]
         text, annotations = model.answer(cells, container.id, model.cite_style(turn.prompt))
+        text, annotations = model.cite_foreign(turn.prompt, text, annotations)
         await self._message(record, text, annotations)
         return "\n".join([*plan.cells, text])
 

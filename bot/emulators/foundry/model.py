@@ -9,6 +9,8 @@ changed file as ``[name](sandbox:/mnt/data/name)`` with a ``container_file_citat
 Real models are less tidy about citations, so a prompt can ask for the untidy cases a client must
 survive: ``[cite: none]`` links the files without annotations, ``[cite: twice]`` links and cites
 each file twice, ``[cite: silent]`` neither links nor cites them (they are only in the listing).
+``[cite: cntr_…/cfile_…]`` also cites that file of that container, whichever thread it belongs
+to: a model talked into it (by a hostile document, say), which a client must not follow.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bot.emulators.foundry.runner import RunResult
 from bot.emulators.foundry.state import MOUNT_POINT, ContainerFile, Json
 
 CITE_STYLE = re.compile(r"\[cite:\s*(none|twice|silent)\]", re.IGNORECASE)
+CITE_ANY = re.compile(r"\[cite:\s*(cntr_\w+)/(cfile_\w+)\]")
 FENCED_PYTHON = re.compile(r"```[ \t]*(?:python3?|py)[^\n]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9_]+")
 _RECIPES = (
@@ -96,6 +99,28 @@ def cite_style(prompt: str) -> str:
     """How the prompt asks files to be cited: normal, none, twice or silent."""
     match = CITE_STYLE.search(prompt)
     return match[1].lower() if match else "normal"
+
+
+def cite_foreign(prompt: str, text: str, annotations: list[Json]) -> tuple[str, list[Json]]:
+    """``text`` and ``annotations`` with a link and a citation for each ``[cite: cntr_…/cfile_…]`` of the prompt."""
+    annotations = list(annotations)
+    for container_id, file_id in CITE_ANY.findall(prompt):
+        name = f"{file_id}.png"
+        target = f"sandbox:{MOUNT_POINT}/{name}"
+        text += f"\n- [{name}]("
+        start = len(text)
+        text += target + ")"
+        annotations.append(
+            {
+                "type": "container_file_citation",
+                "container_id": container_id,
+                "file_id": file_id,
+                "filename": name,
+                "start_index": start,
+                "end_index": start + len(target),
+            }
+        )
+    return text, annotations
 
 
 def answer(cells: list[Cell], container_id: str, style: str = "normal") -> tuple[str, list[Json]]:

@@ -217,3 +217,19 @@ async def test_stop_removes_every_temp_folder(sales_csv: Path) -> None:
     finally:
         await emulator.stop()
     assert not root.exists()
+
+
+async def test_a_prompt_can_make_the_model_cite_any_container_file(
+    http: httpx.AsyncClient, agent: dict[str, Any], emulator: FoundryEmulator
+) -> None:
+    """``[cite: cntr_…/cfile_…]`` adds a citation of that file, spanning its own sandbox link, to the
+    answer, as a model talked into it would: what a client must refuse to follow across threads."""
+    made = await respond(http, WRITE_REPORT)
+    _, [own] = message_text(made)
+    foreign = "[cite: cntr_elsewhere/cfile_secret]"
+    for prompt in (f"{foreign} {WRITE_REPORT}", f"{foreign} hello"):  # with code, and a text-only answer
+        text, citations = message_text(await respond(http, prompt))
+        cited = citations[-1]
+        assert (cited["container_id"], cited["file_id"]) == ("cntr_elsewhere", "cfile_secret")
+        assert text[cited["start_index"] : cited["end_index"]] == f"sandbox:/mnt/data/{cited['filename']}"
+    assert own["container_id"] != "cntr_elsewhere"
