@@ -30,6 +30,8 @@ class Finding:
     ok: bool
     area: str
     text: str
+    #: The service could not be reached at all (no answer, not a refusal).
+    unreachable: bool = False
 
     def line(self) -> str:
         """The line as printed."""
@@ -41,7 +43,7 @@ async def run_checks(settings: Settings) -> list[Finding]:
     findings = [Finding(True, "settings", f"loaded ({'Socket Mode' if settings.socket_mode else 'HTTP mode'})")]
     slack = await check_slack(settings)
     findings += slack
-    if not any(f.text.startswith(_UNREACHABLE_TEXT) for f in slack):  # said once is enough
+    if not any(f.unreachable for f in slack):  # said once is enough
         findings += await check_socket_mode(settings)
     findings += await check_foundry(settings)
     findings += await check_database(settings)
@@ -109,15 +111,13 @@ async def check_socket_mode(settings: Settings) -> list[Finding]:
 _UNREACHABLE = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
 
-_UNREACHABLE_TEXT = "could not reach"
-
-
 def _unreachable(settings: Settings, exc: BaseException) -> Finding:
     return Finding(
         False,
         "slack",
-        f"{_UNREACHABLE_TEXT} {settings.slack_api_url} ({type(exc).__name__}); check the network, a proxy "
+        f"could not reach {settings.slack_api_url} ({type(exc).__name__}); check the network, a proxy "
         "or firewall in between, and SLACK_API_URL",
+        unreachable=True,
     )
 
 

@@ -48,14 +48,16 @@ async def test_check_reports_a_refused_token(pair: tuple[SlackEmulator, FoundryE
     assert "invalid_auth" in failed[0].text
 
 
+@pytest.mark.parametrize("socket_mode", [False, True], ids=["http mode", "socket mode"])
 async def test_check_reports_slack_out_of_reach_and_still_checks_the_rest(
-    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, socket_mode: bool
 ) -> None:
-    """No answer from Slack at all (a firewall, a wrong URL) is one line with what to look at; Foundry
-    and the database are still checked."""
+    """No answer from Slack at all (a firewall, a wrong URL) is one line with what to look at, also
+    in Socket Mode, whose token can't be tried then; Foundry and the database are still checked."""
     slack, foundry = pair
     nowhere = f"http://127.0.0.1:{free_port()}/api/"
-    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db", slack_api_url=nowhere))
+    app_token = {"slack_app_token": slack.app_token} if socket_mode else {}
+    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db", slack_api_url=nowhere, **app_token))
     failed = [f for f in findings if not f.ok]
     assert [f.area for f in failed] == ["slack"]
     assert f"could not reach {nowhere}" in failed[0].text
