@@ -1,11 +1,13 @@
-"""Answer text for Slack: no raw sandbox links, no broadcast mentions, split to fit Slack's limits.
+"""Answer text for Slack: no raw sandbox links, no mention that notifies, split to fit Slack's limits.
 
 Answers go out as ``markdown_text`` (Slack renders standard Markdown itself, up to 12,000
 characters per message). Links to ``sandbox:/mnt/data/...`` mean nothing outside the sandbox,
 so they become the file's name; the files themselves are posted below the answer. The model's
 text can carry what a file put in front of it, so Slack's broadcast tokens (``<!channel>``,
-``<!here>``, ``<!everyone>``, a user group's ``<!subteam^…>``) are shown as written but never
-notify anyone: a zero-width space after the ``<`` keeps Slack from reading them as mentions.
+``<!here>``, ``<!everyone>``, a user group's ``<!subteam^…>``) and people's mentions
+(``<@U…>``, ``<@W…>``) are shown as written but never notify anyone: a zero-width space after
+the ``<`` keeps Slack from reading them as mentions. That holds inside code blocks too, so text
+copied from one carries the invisible character.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ _BARE_SANDBOX = re.compile(r"sandbox:(/mnt/data/[^\s)\]>'\"`]*[^\s)\]>'\"`.,;:!?
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BROADCAST = re.compile(r"<(?=!(?:(?:channel|here|everyone|group)(?:\|[^>]*)?|subteam\^[^>]*)>)", re.IGNORECASE)
 #: A person's mention (``<@U…>``, ``<@W…>`` in Enterprise Grid), with or without a label.
-_PERSON = re.compile(r"<(?=@[UW][A-Z0-9]+(?:\|[^>]*)?>)")
-#: Placed between ``<`` and ``!``: invisible, and the token no longer parses as a mention.
+_PERSON = re.compile(r"<(?=@[UW][A-Z0-9]+(?:\|[^>]*)?>)", re.IGNORECASE)
+#: Placed right after the ``<``: invisible, and the token no longer parses as a mention.
 ZERO_WIDTH_SPACE = "\u200b"
 
 

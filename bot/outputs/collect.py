@@ -4,9 +4,9 @@ Models cite unevenly (samples read only the last annotation; a model may mention
 without citing it), so citations are only the first source: each container the turn used is
 listed too, and every file the assistant wrote that this thread has not seen yet counts.
 
-Only containers this thread's own code ran in are read. A citation can name any container, and
-a model can be talked into naming another thread's (by a document it was given, say); such a
-citation is ignored, so one thread's files never reach another.
+Only the containers this turn's code ran in (as Foundry reports its code calls) are read. A
+citation carries its own container id; one naming any other container, which Foundry is not
+known to produce, is not followed (defence in depth: one thread's files never reach another).
 """
 
 from __future__ import annotations
@@ -38,33 +38,35 @@ class Generated:
     filename: str
 
 
-async def collect(
-    foundry: Foundry,
-    response: Response,
-    containers: Sequence[str],
-    seen: Collection[str],
-    *,
-    earlier: Collection[str] = (),
-) -> list[Generated]:
+@dataclass(frozen=True)
+class Collected:
+    """What :func:`collect` found: the turn's new files, and the names of cited files it did not
+    follow (their container is not one this turn's code ran in)."""
+
+    files: list[Generated]
+    not_followed: list[str]
+
+
+async def collect(foundry: Foundry, response: Response, containers: Sequence[str], seen: Collection[str]) -> Collected:
     """The turn's new files: cited ones first (in citation order), then any others the listing shows.
 
-    ``containers`` are those the turn ran in (its code calls' are added); ``earlier``, those the
-    thread's earlier turns ran in. A citation of any other container is ignored.
+    ``containers`` are those the turn ran in (its code calls' are added); a citation of any other
+    container is not followed.
     """
     ran_in = _ran_in(response, containers)
-    allowed = {*ran_in, *earlier}
     found: dict[str, Generated] = {}
+    not_followed: dict[str, str] = {}
     for citation in response.citations:
-        if citation.container_id not in allowed:
+        if citation.container_id not in ran_in:
             logger.warning(
-                "ignored a citation of %s in %s: no code of this thread ran there",
+                "did not follow a citation of %s in %s: no code of this turn ran there",
                 citation.file_id,
                 citation.container_id,
             )
+            not_followed.setdefault(citation.file_id, citation.filename)
             continue
         found.setdefault(citation.file_id, Generated(citation.container_id, citation.file_id, citation.filename))
-    cited = [g.container_id for g in found.values()]
-    for container_id in dict.fromkeys([*ran_in, *cited]):
+    for container_id in ran_in:
         try:
             listing = await foundry.list_container_files(container_id)
         except FoundryError as exc:  # the listing is a fallback; cited files are still fetched
@@ -73,7 +75,7 @@ async def collect(
         for item in listing:
             if item.source == "assistant" and item.id not in found:
                 found[item.id] = Generated(container_id, item.id, item.filename)
-    return [g for g in found.values() if g.file_id not in seen]
+    return Collected([g for g in found.values() if g.file_id not in seen], list(not_followed.values()))
 
 
 def may_have_files(response: Response, containers: Sequence[str]) -> bool:

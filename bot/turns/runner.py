@@ -18,6 +18,7 @@ from bot.agent import AgentRef
 from bot.config import Settings
 from bot.errors import BotError, FoundryError, FoundryUnavailable, ResponseFailed
 from bot.files.intake import FileIntake
+from bot.files.names import safe_name
 from bot.foundry.client import Foundry, ResponseRequest
 from bot.foundry.models import Response
 from bot.governance.usage import UsageBook
@@ -379,18 +380,23 @@ class TurnRunner:
     async def _post_files(self, turn: Turn, session: Session, poster: ThreadPoster, run: _Run, *, files: bool) -> None:
         """Every file the run generated into the thread, or a sentence saying why not."""
         generated: list[Generated] = []
+        not_followed: list[str] = []
         if files:
-            outputs, turns = await both(
-                self._d.store.list_session_outputs(session.id), self._d.store.list_turns(session.id)
-            )
+            outputs = await self._d.store.list_session_outputs(session.id)
             seen = {o.container_file_id for o in outputs if o.turn_id != turn.id}
-            earlier = {t.container_id for t in turns if t.container_id}
-            generated = await collect(self._d.foundry, run.response, run.containers, seen, earlier=earlier)
+            collected = await collect(self._d.foundry, run.response, run.containers, seen)
+            generated, not_followed = collected.files, collected.not_followed
         notes = await self._d.outputs.post(turn.id, poster.thread, generated)
+        notes += [not_attached(name) for name in not_followed]
         if not generated and asks_for_file(turn.text):
             notes.append(NO_FILE)
         for note in notes:
             await poster.say(note)
+
+
+def not_attached(name: str) -> str:
+    """The note for a cited file that was not fetched: it is not in a sandbox this turn ran in."""
+    return f"I didn't attach {safe_name(name)}: the answer points to it in a sandbox this question didn't run in."
 
 
 def _stopped_text(user_id: str | None) -> str:

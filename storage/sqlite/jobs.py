@@ -1,7 +1,7 @@
 """Clean-up job rows shared by archiving and the clean-up worker, working inside a caller's transaction.
 
 A job's items are gathered from what the session holds (its conversation, its uploaded files
-and every container its turns used). Gathering again adds only what is new, so it is repeated
+and every container its turns used, but not one another thread's turns ran in). Gathering again adds only what is new, so it is repeated
 before each attempt and before a job is marked done: a resource created while archiving was
 under way is still deleted.
 """
@@ -31,6 +31,11 @@ SELECT :job_id, kind, resource_id FROM (
         WHERE id = :session_id AND last_container_id IS NOT NULL
     UNION SELECT 'container', outputs.container_id FROM outputs JOIN turns ON turns.id = outputs.turn_id
         WHERE turns.session_id = :session_id
+          -- not a container another thread ran in (an output once fetched from one)
+          AND NOT EXISTS (SELECT 1 FROM turns AS other WHERE other.container_id = outputs.container_id
+                          AND other.session_id <> :session_id)
+          AND NOT EXISTS (SELECT 1 FROM sessions AS other WHERE other.last_container_id = outputs.container_id
+                          AND other.id <> :session_id)
 ) WHERE true
 ON CONFLICT (job_id, kind, resource_id) DO NOTHING
 """

@@ -79,10 +79,10 @@ def test_other_angle_brackets_are_left_alone() -> None:
 
 def test_peoples_mentions_in_an_answer_stay_visible_but_notify_no_one() -> None:
     """A file can also make the model name a person: shown, never a ping; channel links stay links."""
-    text = "Ask <@U0123ABC>, <@W9Z8Y7|maria> or <!here>; see <#C0123|general> and <mailto:a@b.c|mail>."
+    text = "Ask <@U0123ABC>, <@W9Z8Y7|maria>, <@u0456def> or <!here>; see <#C0123|general> and <mailto:a@b.c|mail>."
     defused = defuse_mentions(text)
     assert defused.replace(ZERO_WIDTH_SPACE, "") == text
-    for token in ("<@U0123ABC>", "<@W9Z8Y7|", "<!here>"):
+    for token in ("<@U0123ABC>", "<@W9Z8Y7|", "<@u0456def>", "<!here>"):
         assert token not in defused
     assert "<#C0123|general>" in defused
     assert "<mailto:a@b.c|mail>" in defused

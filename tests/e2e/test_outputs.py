@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import FileUpload, SlackEmulator
+from bot.files.names import safe_name
 from bot.outputs.code import SHOW_CODE_ACTION
 
 from .harness import Stack, bot_texts, running_bot
@@ -13,6 +14,7 @@ from .harness import Stack, bot_texts, running_bot
 DATA = Path(__file__).parents[1] / "data"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TWO_FILES = "```python\nopen('/mnt/data/a.csv', 'w').write('x\\n1\\n')\nopen('/mnt/data/b.txt', 'w').write('hi')\n```"
+OTHER_FILES = "```python\nopen('/mnt/data/a.csv', 'w').write('y\\n2\\n')\nopen('/mnt/data/b.txt', 'w').write('us')\n```"
 
 
 def posted_files(slack: SlackEmulator, channel: object, root_ts: str) -> dict[str, bytes]:
@@ -164,22 +166,24 @@ async def test_slack_refusing_the_upload_is_explained(stack: Stack) -> None:
 
 
 async def test_a_citation_of_another_threads_file_is_not_followed(stack: Stack) -> None:
-    """A model talked into citing a file of another thread's sandbox (as a hostile document might)
-    gets its own thread's files posted, and the other thread's file is never read, let alone posted."""
+    """A citation naming a file in another thread's sandbox is not followed: that sandbox is never
+    listed or read, this thread gets its own files and a word about the one it didn't get."""
     slack = stack.slack
     alice, bob = slack.add_user("alice"), slack.add_user("bob")
     theirs = slack.add_channel("finance", members=[alice])
     first = await slack.post_message(alice, theirs, f"<@{slack.bot.id}> {TWO_FILES}")
     await done(stack, theirs, first.ts)
-    (container,) = stack.foundry.state.containers.values()
-    secret = next(f for f in container.files.values() if f.name == "b.txt")
-    reads_before = [r for r in stack.foundry.requests if r.route == "containers.files.content"]
+    (their_container,) = stack.foundry.state.containers.values()
+    secret = next(f for f in their_container.files.values() if f.name == "b.txt")
+    requests_before = len(stack.foundry.requests)
 
     ours = slack.add_channel("general", members=[bob])
-    second = await slack.post_message(bob, ours, f"<@{slack.bot.id}> [cite: {container.id}/{secret.id}] {TWO_FILES}")
+    ask_bob = f"<@{slack.bot.id}> [cite: {their_container.id}/{secret.id}] {OTHER_FILES}"
+    second = await slack.post_message(bob, ours, ask_bob)
     await done(stack, ours, second.ts)
 
-    assert sorted(posted_files(slack, ours, second.ts)) == ["a.csv", "b.txt"]  # its own two files only
-    reads = [r for r in stack.foundry.requests if r.route == "containers.files.content"][len(reads_before) :]
-    assert len(reads) == 2
-    assert not any(container.id in r.path for r in reads)
+    assert posted_files(slack, ours, second.ts) == {"a.csv": b"y\n2\n", "b.txt": b"us"}  # its own files only
+    later = stack.foundry.requests[requests_before:]
+    assert [r for r in later if r.route and r.route.startswith("containers.") and their_container.id in r.path] == []
+    texts = bot_texts(slack, ours, second.ts)
+    assert any(f"I didn't attach {safe_name(secret.id + '.png')}:" in t for t in texts)

@@ -84,6 +84,20 @@ async def test_create_cleanup_job_round_trips_all_fields(store: Store, session: 
     )
 
 
+async def test_cleanup_job_leaves_out_a_container_another_thread_ran_in(store: Store, session: Session) -> None:
+    """An output fetched from another thread's sandbox (a citation once followed across threads)
+    does not make that sandbox this thread's to delete; the other thread's own job lists it."""
+    await _populate(store, session)
+    other, _ = await store.get_or_create_session("T1", "C1", "9.9")
+    theirs, _ = await store.enqueue_turn(other.id, user_id="U2", message_ts="9.9", text="go")
+    await store.set_turn_container(theirs.id, "cntr_2", new_sandbox=True)  # cntr_2 is where their code ran
+
+    ours = await store.create_cleanup_job(session.id)
+    assert (ResourceKind.CONTAINER, "cntr_2") not in _resources(ours)
+    assert (ResourceKind.CONTAINER, "cntr_1") in _resources(ours)
+    assert (ResourceKind.CONTAINER, "cntr_2") in _resources(await store.create_cleanup_job(other.id))
+
+
 async def test_create_cleanup_job_idempotent_per_session(store: Store, session: Session) -> None:
     """Creating the job twice returns the same job."""
     first = await store.create_cleanup_job(session.id)

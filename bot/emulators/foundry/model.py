@@ -9,8 +9,10 @@ changed file as ``[name](sandbox:/mnt/data/name)`` with a ``container_file_citat
 Real models are less tidy about citations, so a prompt can ask for the untidy cases a client must
 survive: ``[cite: none]`` links the files without annotations, ``[cite: twice]`` links and cites
 each file twice, ``[cite: silent]`` neither links nor cites them (they are only in the listing).
-``[cite: cntr_…/cfile_…]`` also cites that file of that container, whichever thread it belongs
-to: a model talked into it (by a hostile document, say), which a client must not follow.
+``[cite: cntr_…/cfile_…]`` also cites that file of that container, whichever conversation it
+belongs to. Foundry builds citations itself and is not known to name a container the turn did
+not run in; the directive stands for a service (or model) that does, which a client must not
+follow into another conversation's sandbox.
 """
 
 from __future__ import annotations
