@@ -27,6 +27,8 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 CommaList = Annotated[list[str], NoDecode]
 _MISSING_IN_HTTP_MODE = "missing_in_http_mode"
 _NOT_POSITIVE = "must be longer than zero: every session would end at once"
+#: Ten years: "never" for a thread, and far from the calendar's end (idle cut-offs are dates).
+MAX_THREAD_IDLE_TTL = timedelta(days=3650)
 
 
 class Settings(BaseSettings):
@@ -158,10 +160,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with xapp-")
         return value
 
-    @field_validator("slack_signing_secret", mode="before")
+    @field_validator("slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
     def _secret_trimmed(cls, value: Any) -> Any:
-        """Spaces or a line break pasted around the secret would fail every signature check; blank is unset."""
+        """Spaces or a line break pasted around a secret would fail every check of it; blank is unset
+        (``SLACK_APP_TOKEN=`` in a ``.env`` template means HTTP mode)."""
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         if isinstance(value, str):
@@ -216,6 +219,8 @@ class Settings(BaseSettings):
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError(_NOT_POSITIVE)
+        if value > MAX_THREAD_IDLE_TTL:
+            raise ValueError(f"too long: at most {MAX_THREAD_IDLE_TTL.days}d (for threads that never expire)")
         return value
 
     @field_validator("thread_replies", "file_drop_mode", "show_code", "external_users", mode="before")

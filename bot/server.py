@@ -133,7 +133,6 @@ async def serve(
     socket_handler: AsyncSocketModeHandler | None = None
     connected: Callable[[], Awaitable[bool]] | None = None
     if settings.slack_app_token is not None:
-        await _may_connect(settings.slack_app_token.get_secret_value(), settings.slack_api_url)
         socket_handler = _SocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
         connected = socket_handler.client.is_connected
     web_app = build_web_app(bolt, mode=mode, signing_secret=secret, metrics=metrics, connected=connected)
@@ -147,7 +146,8 @@ async def serve(
         if socket_handler is not None:
             connecting = asyncio.create_task(_connect(socket_handler, url), name="socket-mode-connect")
         else:
-            logger.info("listening for Slack on %s%s", url, EVENTS_PATH)
+            where = "every interface" if settings.host in _ALL_INTERFACES else settings.host
+            logger.info("listening for Slack on %s, %s%s from this machine", where, url, EVENTS_PATH)
         yield url
     finally:
         if connecting is not None:
@@ -162,23 +162,30 @@ async def serve(
 PREFLIGHT_S = 10.0
 
 
-async def _may_connect(app_token: str, api_url: str) -> None:
-    """Ask Slack once whether the app-level token may open a connection (the URL is left unused).
+async def check_app_token(settings: Settings) -> None:
+    """In Socket Mode, ask Slack once whether the app-level token may open a connection (the URL
+    is left unused); start-up does this before it changes anything (the agent) or serves.
 
     A refused token stops start-up: slack_sdk would retry it forever. Anything else (Slack out of
-    reach, silent, or failing) is left to the background connection, which retries, and to
-    ``/healthz``, which says so meanwhile.
+    reach, silent, or failing) is left to the background connection :func:`serve` makes, which
+    retries, and to ``/healthz``, which says so meanwhile.
     """
+    if settings.slack_app_token is None:
+        return
     try:
         async with asyncio.timeout(PREFLIGHT_S):
-            await open_socket_mode_url(app_token, api_url)
+            await open_socket_mode_url(settings.slack_app_token.get_secret_value(), settings.slack_api_url)
     except SlackApiError as exc:
         error = exc.response.get("error")
         if error in TOKEN_REFUSALS:
             raise SocketModeRefused(f"apps.connections.open: {error}") from None
         logger.warning("Slack couldn't open Socket Mode just now (%s); trying again in the background", error)
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        logger.warning("Slack can't be reached to open Socket Mode (%r); trying again in the background", exc)
+        logger.warning(
+            "Slack can't be reached to open Socket Mode (%s: %s); trying again in the background",
+            type(exc).__name__,
+            exc,
+        )
 
 
 async def _connect(handler: AsyncSocketModeHandler, url: str) -> None:
@@ -203,9 +210,13 @@ class _SocketModeHandler(AsyncSocketModeHandler):
         await super().handle(client, req)
 
 
+#: Hosts that bind every interface (the URL for this machine's own clients uses loopback).
+_ALL_INTERFACES = ("0.0.0.0", "", "::")  # noqa: S104
+
+
 def _bound_url(runner: web.AppRunner, settings: Settings) -> str:
     for address in runner.addresses:
         if isinstance(address, tuple) and len(address) >= 2:
-            host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host  # noqa: S104
+            host = "127.0.0.1" if settings.host in _ALL_INTERFACES else settings.host
             return f"http://{host}:{address[1]}"
     return f"http://{settings.host}:{settings.port}"

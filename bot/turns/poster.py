@@ -100,12 +100,6 @@ class ThreadPoster:
             if metadata.get("event_type") == ANSWER_EVENT and payload.get("turn_id") == self._turn_id:
                 return True
         return False
-        for message in replies.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == ANSWER_EVENT and payload.get("turn_id") == self._turn_id:
-                return True
-        return False
 
 
 def missing_package_note(response: Response) -> str | None:

@@ -1,9 +1,9 @@
 """Clean-up job rows shared by archiving and the clean-up worker, working inside a caller's transaction.
 
 A job's items are gathered from what the session holds (its conversation, its uploaded files
-and every container its turns used, but not one another thread's turns ran in). Gathering again adds only what is new, so it is repeated
-before each attempt and before a job is marked done: a resource created while archiving was
-under way is still deleted.
+and every container its turns used, but not one another thread's turns ran in). Gathering again
+adds only what is new, so it is repeated before each attempt and before a job is marked done: a
+resource created while archiving was under way is still deleted.
 """
 
 from __future__ import annotations

@@ -61,6 +61,15 @@ def test_signing_secret_is_optional_in_socket_mode(monkeypatch: pytest.MonkeyPat
     assert load_settings().socket_mode is True
 
 
+@pytest.mark.parametrize("blank", ["", "  ", "\n"])
+def test_blank_app_token_means_http_mode(monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
+    """``SLACK_APP_TOKEN=`` (a .env template's empty line) is unset: HTTP mode, not a malformed token."""
+    _set(monkeypatch, {**REQUIRED, "SLACK_APP_TOKEN": blank})
+    settings = load_settings()
+    assert settings.socket_mode is False
+    assert settings.slack_app_token is None
+
+
 @pytest.mark.parametrize("blank", ["", "   ", "\n"])
 def test_blank_signing_secret_in_http_mode_is_named(monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
     """A blank secret would refuse every event while the health check says ok: start-up stops instead."""
@@ -103,6 +112,7 @@ def test_signing_secret_loses_the_spaces_pasted_around_it(monkeypatch: pytest.Mo
         ("THREAD_IDLE_TTL", "soon", "duration"),
         ("THREAD_IDLE_TTL", "-5", "longer than zero"),
         ("THREAD_IDLE_TTL", "9999999999w", "too long"),
+        ("THREAD_IDLE_TTL", "1000000d", "at most 3650d"),
         ("THREAD_IDLE_TTL", "0", "longer than zero"),
         ("DATABASE_URL", "mysql://db/bot", "sqlite:///"),
         ("DATABASE_URL", "postgresql://bot@db/bot", "PostgreSQL is not available yet"),

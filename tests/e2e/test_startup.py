@@ -60,12 +60,14 @@ async def unconnected_then_stopped(env: dict[str, str], folder: Path) -> None:
 async def test_a_refused_app_token_stops_start_up_naming_the_variable(
     pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
 ) -> None:
-    """Slack refusing SLACK_APP_TOKEN ends the process with the fix, instead of retrying forever."""
+    """Slack refusing SLACK_APP_TOKEN ends the process with the fix, instead of retrying forever,
+    before anything is changed in Foundry (no agent is made for a bot that can't start)."""
     slack, foundry = pair
     env = socket_mode_env(slack, foundry, tmp_path, SLACK_APP_TOKEN="xapp-1-A0-0-wrong")
     async with bot_process(env, tmp_path) as process:
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1
+    assert foundry.state.agents == {}
     assert "SLACK_APP_TOKEN" in stderr.decode()
     assert "xapp-1-A0-0-wrong" not in stderr.decode()
     assert "Unclosed" not in stderr.decode()  # nothing was left open on the way out

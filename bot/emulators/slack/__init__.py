@@ -1,4 +1,4 @@
-"""A Slack you can run on loopback: the Web API subset, event delivery, files, and a driver.
+r"""A Slack you can run on loopback: the Web API subset, event delivery, files, and a driver.
 
 The bot cannot reach Slack from a developer machine or CI, so its end-to-end tests, the demo
 and users' own tests talk to this emulator instead, through the real ``slack_sdk`` client and
