@@ -133,7 +133,9 @@ async def serve(
     socket_handler: AsyncSocketModeHandler | None = None
     connected: Callable[[], Awaitable[bool]] | None = None
     if settings.slack_app_token is not None:
-        socket_handler = _SocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
+        socket_handler = _SocketModeHandler(
+            bolt, app_token=settings.slack_app_token.get_secret_value(), logger=_socket_mode_logger()
+        )
         connected = socket_handler.client.is_connected
     web_app = build_web_app(bolt, mode=mode, signing_secret=secret, metrics=metrics, connected=connected)
     runner = web.AppRunner(web_app, access_log=None)
@@ -191,6 +193,25 @@ async def check_app_token(settings: Settings) -> None:
 async def _connect(handler: AsyncSocketModeHandler, url: str) -> None:
     await handler.connect_async()  # type: ignore[no-untyped-call]
     logger.info("connected to Slack over Socket Mode; health check on %s/healthz", url)
+
+
+class _OneLineConnectFailure(logging.Filter):
+    """slack_sdk logs every failed try to open the Socket Mode connection with its traceback, every
+    few seconds while Slack is out of reach; one warning line says as much."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.getMessage().startswith("Failed to connect"):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+def _socket_mode_logger() -> logging.Logger:
+    """The Socket Mode client's logger (bolt's own), with connection failures on one line."""
+    socket_logger = logging.getLogger("slack_bolt.socket_mode")
+    if not any(isinstance(f, _OneLineConnectFailure) for f in socket_logger.filters):
+        socket_logger.addFilter(_OneLineConnectFailure())
+    return socket_logger
 
 
 def _metrics_page(render: Callable[[], Awaitable[str]]) -> Callable[[web.Request], Awaitable[web.Response]]:

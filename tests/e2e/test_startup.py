@@ -48,13 +48,19 @@ async def health(url: str, process: asyncio.subprocess.Process) -> int:
     raise AssertionError("/healthz never answered")
 
 
-async def unconnected_then_stopped(env: dict[str, str], folder: Path) -> None:
-    """The bot comes up without a Slack connection (/healthz: 503), and SIGTERM ends it cleanly."""
+async def unconnected_then_stopped(env: dict[str, str], folder: Path, *, logged: str = "") -> str:
+    """The bot comes up without a Slack connection (/healthz: 503), and SIGTERM ends it cleanly
+    (once its log has a line containing ``logged``); returns its log."""
     async with bot_process(env, folder) as process:
         assert await health(f"http://127.0.0.1:{env['PORT']}", process) == 503
+        assert process.stderr is not None
+        log = b""
+        while logged and logged.encode() not in log:
+            log += await asyncio.wait_for(process.stderr.readline(), 60)
         process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 20)
+        _, rest = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0
+    return (log + rest).decode()
 
 
 async def test_a_refused_app_token_stops_start_up_naming_the_variable(
@@ -116,10 +122,13 @@ async def test_a_slack_that_never_answers_holds_start_up_ten_seconds_at_most(
 async def test_while_slack_is_out_of_reach_health_says_so_and_a_stop_signal_is_heard(
     pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
 ) -> None:
-    """With Slack out of reach, /healthz answers 503 (not ok) and SIGTERM still ends the bot cleanly."""
+    """With Slack out of reach, /healthz answers 503 (not ok), each failed try to connect is one log
+    line (no traceback), and SIGTERM still ends the bot cleanly."""
     slack, foundry = pair
     env = socket_mode_env(slack, foundry, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
-    await unconnected_then_stopped(env, tmp_path)
+    log = await unconnected_then_stopped(env, tmp_path, logged="Failed to connect")
+    assert "WARNING" in next(line for line in log.splitlines() if "Failed to connect" in line)
+    assert "Traceback" not in log
 
 
 async def test_a_stop_signal_during_a_slow_start_ends_the_bot(
