@@ -41,6 +41,7 @@ from bot.turns.scheduler import TurnScheduler
 from bot.turns.slots import SessionSlots
 from storage import Clock, open_store, utc_now
 from storage.protocol import Store
+from storage.url import parse_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,11 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the store and the Foundry client, make sure the agent exists, and resume unfinished work."""
     timing = cleanup or CleanupTiming()
+    if parse_database_url(settings.database_url).in_memory:
+        logger.warning(
+            "DATABASE_URL is sqlite:///:memory:, so the bot keeps nothing across a restart: threads lose "
+            "their conversations and files, and what they used in Foundry is no longer cleaned up"
+        )
     async with (
         open_store(settings.database_url, clock=clock) as store,
         open_foundry(settings, credential=credential, policy=foundry_policy) as foundry,

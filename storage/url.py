@@ -35,6 +35,11 @@ def parse_database_url(url: str) -> SqliteTarget:
         raise StorageError("PostgreSQL is not available yet; set DATABASE_URL to sqlite:///<path> for now.")
     if not url.startswith(_SQLITE_PREFIX):
         scheme = url.partition(":")[0] or "(none)"
+        if scheme.lower() == "sqlite":
+            raise StorageError(
+                "DATABASE_URL needs three slashes after sqlite: (sqlite:///data/bot.db for a path "
+                "relative to the working folder, four for an absolute one: sqlite:////var/lib/bot/bot.db)."
+            )
         raise StorageError(f"DATABASE_URL has an unsupported scheme {scheme!r}; expected sqlite:///<path>.")
     rest = url.removeprefix(_SQLITE_PREFIX)
     if rest == _MEMORY:

@@ -117,6 +117,8 @@ def test_signing_secret_loses_the_spaces_pasted_around_it(monkeypatch: pytest.Mo
         ("DATABASE_URL", "mysql://db/bot", "sqlite:///"),
         ("DATABASE_URL", "postgresql://bot@db/bot", "PostgreSQL is not available yet"),
         ("DATABASE_URL", "sqlite:///", "must name a database file"),
+        ("DATABASE_URL", "sqlite://data/bot.db", "three slashes"),
+        ("DATABASE_URL", "sqlite:/data/bot.db", "three slashes"),
     ],
 )
 def test_malformed_value_names_variable_and_expectation(

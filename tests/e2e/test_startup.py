@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -10,10 +11,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.demo import bot_environment, free_port
 from bot.emulators.foundry import Fault, FoundryEmulator
 from bot.emulators.slack import SlackEmulator
+
+from .harness import running_bot
 
 
 def socket_mode_env(slack: SlackEmulator, foundry: FoundryEmulator, folder: Path, **changes: str) -> dict[str, str]:
@@ -148,3 +152,14 @@ async def test_a_stop_signal_during_a_slow_start_ends_the_bot(
         _, stderr = await asyncio.wait_for(process.communicate(), 15)
     assert process.returncode == 0
     assert "stopped while starting up" in stderr.decode()
+
+
+async def test_a_database_in_memory_is_warned_about(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``sqlite:///:memory:`` runs, but the log says what is lost at every restart."""
+    slack, foundry = pair
+    async with running_bot(slack, foundry, tmp_path / "unused.db", database_url="sqlite:///:memory:"):
+        pass
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("keeps nothing across a restart" in w for w in warnings)

@@ -42,10 +42,17 @@ def test_parse_database_url_postgresql_not_available(url: str) -> None:
         parse_database_url(url)
 
 
-@pytest.mark.parametrize("url", ["mysql://db/bot", "bot.db", "sqlite://bot.db", ""])
+@pytest.mark.parametrize("url", ["mysql://db/bot", "bot.db", ""])
 def test_parse_database_url_unsupported_scheme(url: str) -> None:
     """Anything but ``sqlite:///`` is refused, naming what is expected."""
     with pytest.raises(StorageError, match=r"expected sqlite:///<path>"):
+        parse_database_url(url)
+
+
+@pytest.mark.parametrize("url", ["sqlite://bot.db", "sqlite:/data/bot.db", "SQLite://bot.db"])
+def test_parse_database_url_sqlite_with_too_few_slashes(url: str) -> None:
+    """A SQLite URL short of slashes says so, with both forms that work."""
+    with pytest.raises(StorageError, match=r"three slashes.*sqlite:///data/bot\.db.*sqlite:////"):
         parse_database_url(url)
 
 
