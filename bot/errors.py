@@ -82,6 +82,15 @@ class FoundryAuthError(FoundryError):
     )
 
 
+class FoundrySignInFailed(FoundryAuthError):
+    """No token at all: the credential chain found nothing that could sign in (no role is at stake yet)."""
+
+    user_message = (
+        "I couldn't sign in to Microsoft Foundry: no Azure credential gave me a token. An administrator "
+        "needs to check the bot's credential (a managed identity, az login, or the AZURE_* variables)."
+    )
+
+
 class FoundryNotFound(FoundryError):
     """404: the agent, conversation, file, response or container does not exist (any more)."""
 

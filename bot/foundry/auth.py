@@ -16,7 +16,7 @@ from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
 
-from bot.errors import FoundryAuthError
+from bot.errors import FoundrySignInFailed
 
 SCOPE = "https://ai.azure.com/.default"
 
@@ -68,4 +68,4 @@ class CachedToken:
             return await self._credential.get_token(self._scope)
         except AzureError as exc:
             # The credential chain's own message lists what it tried; it holds no secret.
-            raise FoundryAuthError(f"could not obtain a token for {self._scope}: {exc}") from exc
+            raise FoundrySignInFailed(f"could not obtain a token for {self._scope}: {exc}") from exc

@@ -108,6 +108,19 @@ async def test_check_reports_missing_azure_role(pair: tuple[SlackEmulator, Found
     assert "Azure AI User" in failed[0].text
 
 
+async def test_check_reports_a_credential_that_gives_no_token(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No token at all (the identity endpoint is down) points at the credential, not at a role."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{free_port()}/msi/token")
+    failed = [f for f in await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db")) if not f.ok]
+    assert [f.area for f in failed] == ["foundry"]
+    assert "no Azure credential gave me a token" in failed[0].text
+    assert "Azure AI User" not in failed[0].text
+
+
 def test_check_command_reports_missing_settings(capsys: pytest.CaptureFixture[str]) -> None:
     """Without settings the command prints one line per missing variable and exits 2."""
     assert main(["check"]) == 2
