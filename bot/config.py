@@ -211,7 +211,7 @@ class Settings(BaseSettings):
             try:
                 return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
             except OverflowError:
-                raise ValueError("far too long") from None
+                raise ValueError(f"far too long: at most {MAX_THREAD_IDLE_TTL.days}d") from None
         return value
 
     @field_validator("thread_idle_ttl")

@@ -8,6 +8,7 @@ never a secret) and ``user_message`` is the plain sentence a person sees in Slac
   * StorageError                 the database failed
   * FoundryError                 Microsoft Foundry could not do what was asked
     * FoundryAuthError           401/403: no token, or no "Azure AI User" role
+      * FoundrySignInFailed      the credential chain gave no token at all
     * FoundryNotFound            404: the agent, conversation, file or container is gone
       * ContainerExpired         the sandbox session timed out and its files are gone
     * FoundryBadRequest          400: the request was refused (``code`` says why)

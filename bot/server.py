@@ -1,9 +1,10 @@
 """Transports: Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``HOST:PORT``.
 
-In Socket Mode, start-up asks Slack for a connection once (for at most ten seconds): an app-level
-token Slack refuses stops the bot with a message naming ``SLACK_APP_TOKEN``. The connection itself
-is made in the background (slack_sdk retries it every ten seconds while Slack can't be reached),
-so a stop signal is heard meanwhile, and ``/healthz`` answers 503 until it is up.
+In Socket Mode, start-up first asks Slack for a connection once, for at most ten seconds
+(:func:`check_app_token`, before anything else starts): an app-level token Slack refuses stops the
+bot with a message naming ``SLACK_APP_TOKEN``. The connection itself is made in the background by
+:func:`serve` (slack_sdk retries it every ten seconds while Slack can't be reached, one warning
+line each time), so a stop signal is heard meanwhile, and ``/healthz`` answers 503 until it is up.
 
 Both serve ``GET /healthz`` and ``GET /metrics`` on ``HOST:PORT``. HTTP mode also serves ``POST /slack/events`` for
 events, slash commands and buttons. Each request's signature and timestamp are checked before anything else
@@ -127,14 +128,17 @@ def build_web_app(
 async def serve(
     settings: Settings, bolt: AsyncApp, *, metrics: Callable[[], Awaitable[str]] | None = None
 ) -> AsyncIterator[str]:
-    """Start the transport for the settings; yields the HTTP base URL actually bound."""
+    """Start the transport for the settings; yields the HTTP base URL actually bound.
+
+    In Socket Mode, call :func:`check_app_token` first: a refused token would be retried here forever.
+    """
     mode = "socket" if settings.socket_mode else "http"
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     socket_handler: AsyncSocketModeHandler | None = None
     connected: Callable[[], Awaitable[bool]] | None = None
     if settings.slack_app_token is not None:
         socket_handler = _SocketModeHandler(
-            bolt, app_token=settings.slack_app_token.get_secret_value(), logger=_socket_mode_logger()
+            bolt, app_token=settings.slack_app_token.get_secret_value(), logger=socket_mode_logger()
         )
         connected = socket_handler.client.is_connected
     web_app = build_web_app(bolt, mode=mode, signing_secret=secret, metrics=metrics, connected=connected)
@@ -149,6 +153,7 @@ async def serve(
             connecting = asyncio.create_task(_connect(socket_handler, url), name="socket-mode-connect")
         else:
             where = "every interface" if settings.host in _ALL_INTERFACES else settings.host
+            where = "every IPv6 interface" if settings.host == "::" else where
             logger.info("listening for Slack on %s, %s%s from this machine", where, url, EVENTS_PATH)
         yield url
     finally:
@@ -200,13 +205,19 @@ class _OneLineConnectFailure(logging.Filter):
     few seconds while Slack is out of reach; one warning line says as much."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.getMessage().startswith("Failed to connect"):
-            record.exc_info, record.exc_text = None, None
-            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
-        return True
+        failure = record.exc_info[1] if record.exc_info else None
+        if not isinstance(failure, _OUT_OF_REACH) or not record.getMessage().startswith("Failed to connect"):
+            return True  # anything else (a bug, say) keeps its level and its traceback
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
 
 
-def _socket_mode_logger() -> logging.Logger:
+#: What a try to connect raises when Slack can't be reached (no answer, not a refusal).
+_OUT_OF_REACH = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def socket_mode_logger() -> logging.Logger:
     """The Socket Mode client's logger (bolt's own), with connection failures on one line."""
     socket_logger = logging.getLogger("slack_bolt.socket_mode")
     if not any(isinstance(f, _OneLineConnectFailure) for f in socket_logger.filters):
@@ -232,12 +243,13 @@ class _SocketModeHandler(AsyncSocketModeHandler):
 
 
 #: Hosts that bind every interface (the URL for this machine's own clients uses loopback).
-_ALL_INTERFACES = ("0.0.0.0", "", "::")  # noqa: S104
+_ALL_INTERFACES = ("0.0.0.0", "")  # noqa: S104
 
 
 def _bound_url(runner: web.AppRunner, settings: Settings) -> str:
     for address in runner.addresses:
         if isinstance(address, tuple) and len(address) >= 2:
             host = "127.0.0.1" if settings.host in _ALL_INTERFACES else settings.host
+            host = "[::1]" if settings.host == "::" else host
             return f"http://{host}:{address[1]}"
     return f"http://{settings.host}:{settings.port}"

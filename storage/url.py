@@ -33,6 +33,8 @@ def parse_database_url(url: str) -> SqliteTarget:
     """Read ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``."""
     if url.startswith(_POSTGRES_PREFIXES):
         raise StorageError("PostgreSQL is not available yet; set DATABASE_URL to sqlite:///<path> for now.")
+    if url[: len(_SQLITE_PREFIX)].lower() == _SQLITE_PREFIX:  # a scheme's case does not matter
+        url = _SQLITE_PREFIX + url[len(_SQLITE_PREFIX) :]
     if not url.startswith(_SQLITE_PREFIX):
         scheme = url.partition(":")[0] or "(none)"
         if scheme.lower() == "sqlite":

@@ -59,8 +59,11 @@ async def unconnected_then_stopped(env: dict[str, str], folder: Path, *, logged:
         assert await health(f"http://127.0.0.1:{env['PORT']}", process) == 503
         assert process.stderr is not None
         log = b""
-        while logged and logged.encode() not in log:
-            log += await asyncio.wait_for(process.stderr.readline(), 60)
+        async with asyncio.timeout(60):
+            while logged and logged.encode() not in log:
+                line = await process.stderr.readline()
+                assert line, f"the bot stopped logging before {logged!r}: {log.decode()}"
+                log += line
         process.send_signal(signal.SIGTERM)
         _, rest = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0

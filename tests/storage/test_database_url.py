@@ -49,6 +49,11 @@ def test_parse_database_url_unsupported_scheme(url: str) -> None:
         parse_database_url(url)
 
 
+def test_parse_database_url_scheme_in_any_case() -> None:
+    """``SQLite:///`` is the same scheme as ``sqlite:///``."""
+    assert parse_database_url("SQLite:///data/bot.db") == parse_database_url("sqlite:///data/bot.db")
+
+
 @pytest.mark.parametrize("url", ["sqlite://bot.db", "sqlite:/data/bot.db", "SQLite://bot.db"])
 def test_parse_database_url_sqlite_with_too_few_slashes(url: str) -> None:
     """A SQLite URL short of slashes says so, with both forms that work."""
