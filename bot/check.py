@@ -21,6 +21,7 @@ from bot.foundry.connect import open_foundry
 from bot.manifest import BOT_SCOPES
 from bot.slack.client import TOKEN_REFUSALS, build_web_client, open_socket_mode_url
 from storage import CleanupState, open_store
+from storage.url import parse_database_url
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,10 @@ async def check_database(settings: Settings) -> list[Finding]:
             failing = await store.list_cleanup_jobs(states=[CleanupState.FAILED])
     except BotError as exc:  # the detail is for whoever runs this, not the sentence Slack users get
         return [Finding(False, "database", f"{exc}; check DATABASE_URL and that this user may write there")]
-    found = [Finding(True, "database", f"{settings.database_url} is ready")]
+    ready = f"{settings.database_url} is ready"
+    if parse_database_url(settings.database_url).in_memory:
+        ready += " (in memory: nothing survives a restart; set a file for a deployment)"
+    found = [Finding(True, "database", ready)]
     if failing:
         errors = "; ".join(sorted({(job.last_error or "unknown error")[:120] for job in failing})[:3])
         found.append(

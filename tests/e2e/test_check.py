@@ -121,6 +121,18 @@ async def test_check_reports_a_credential_that_gives_no_token(
     assert "Azure AI User" not in failed[0].text
 
 
+async def test_check_says_a_database_in_memory_keeps_nothing(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """A database in memory works, and the report says what that costs at a restart."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "unused.db", database_url="sqlite:///:memory:"))
+    (database,) = [f for f in findings if f.area == "database"]
+    assert database.ok
+    assert "nothing survives a restart" in database.text
+
+
 def test_check_command_reports_missing_settings(capsys: pytest.CaptureFixture[str]) -> None:
     """Without settings the command prints one line per missing variable and exits 2."""
     assert main(["check"]) == 2
