@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 
 from bot.agent import agent_definition, definition_hash
 from bot.config import Settings
 from bot.errors import BotError
 from bot.foundry.connect import open_foundry
 from bot.manifest import BOT_SCOPES
-from bot.slack.client import TOKEN_REFUSALS, build_web_client, open_socket_mode_url
+from bot.slack.client import TOKEN_REFUSALS, UNREACHABLE, build_web_client, open_socket_mode_url
 from storage import CleanupState, open_store
 from storage.url import parse_database_url
 
@@ -66,7 +65,7 @@ async def check_slack(settings: Settings) -> list[Finding]:
                 "and copy the Bot User OAuth Token into SLACK_BOT_TOKEN",
             )
         ]
-    except _UNREACHABLE as exc:
+    except UNREACHABLE as exc:
         return [_unreachable(settings, exc)]
     granted = {s.strip() for s in str(response.headers.get("x-oauth-scopes", "")).split(",") if s.strip()}
     found = [Finding(True, "slack", f"connected to {response.get('team')} as @{response.get('user')}")]
@@ -103,13 +102,9 @@ async def check_socket_mode(settings: Settings) -> list[Finding]:
                 "create an app-level token with connections:write and copy it into SLACK_APP_TOKEN",
             )
         ]
-    except _UNREACHABLE as exc:
+    except UNREACHABLE as exc:
         return [_unreachable(settings, exc)]
     return [Finding(True, "slack", "the app-level token opens Socket Mode connections")]
-
-
-#: What a Web API call raises when Slack can't be reached at all (no answer, not a refusal).
-_UNREACHABLE = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
 
 def _unreachable(settings: Settings, exc: BaseException) -> Finding:

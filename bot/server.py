@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -37,7 +36,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.config import Settings
 from bot.errors import BotError
-from bot.slack.client import TOKEN_REFUSALS, open_socket_mode_url
+from bot.slack.client import TOKEN_REFUSALS, UNREACHABLE, open_socket_mode_url
 from bot.slack.ingress import ignorable, ignorable_body
 
 logger = logging.getLogger(__name__)
@@ -187,7 +186,7 @@ async def check_app_token(settings: Settings) -> None:
         if error in TOKEN_REFUSALS:
             raise SocketModeRefused(f"apps.connections.open: {error}") from None
         logger.warning("Slack couldn't open Socket Mode just now (%s); trying again in the background", error)
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+    except UNREACHABLE as exc:
         logger.warning(
             "Slack can't be reached to open Socket Mode (%s: %s); trying again in the background",
             type(exc).__name__,
@@ -206,15 +205,11 @@ class _OneLineConnectFailure(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         failure = record.exc_info[1] if record.exc_info else None
-        if not isinstance(failure, _OUT_OF_REACH) or not record.getMessage().startswith("Failed to connect"):
+        if not isinstance(failure, UNREACHABLE) or not record.getMessage().startswith("Failed to connect"):
             return True  # anything else (a bug, say) keeps its level and its traceback
         record.exc_info, record.exc_text = None, None
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
-
-
-#: What a try to connect raises when Slack can't be reached (no answer, not a refusal).
-_OUT_OF_REACH = (aiohttp.ClientError, OSError, TimeoutError)
 
 
 def socket_mode_logger() -> logging.Logger:

@@ -24,11 +24,17 @@ def action_requester(body: dict[str, Any], context: AsyncBoltContext) -> Request
     user = body.get("user") or {}
     return Requester(
         team_id=workspace(body, context),
-        channel_id=str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""),
+        channel_id=action_channel(body) or "",
         user_id=str(user.get("id") or ""),
         user_team=user.get("team_id"),
         shared_channel=bool(body.get("is_ext_shared_channel")),
     )
+
+
+def action_channel(body: dict[str, Any]) -> str | None:
+    """The channel of the message a button sits on."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return str(channel) if channel else None
 
 
 def action_thread(body: dict[str, Any]) -> str | None:
@@ -53,9 +59,7 @@ async def button_turn(store: Store, body: dict[str, Any], action: dict[str, Any]
     session = await store.get_session(turn.session_id) if turn is not None else None
     if session is None:
         return None
-    container = body.get("container") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-    if (session.channel_id, session.root_ts) != (channel, action_thread(body)):
+    if (session.channel_id, session.root_ts) != (action_channel(body), action_thread(body)):
         return None
     return turn_id
 

@@ -8,6 +8,7 @@ only to ``SLACK_API_URL``'s host, which is Slack's own (or the emulator's).
 from __future__ import annotations
 
 import aiohttp
+from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -33,6 +34,9 @@ def build_web_client(settings: Settings, session: aiohttp.ClientSession | None =
         retry_handlers=_retry_handlers(),
     )
 
+
+#: What a Web API call raises when Slack can't be reached at all (no answer, not a refusal).
+UNREACHABLE: tuple[type[BaseException], ...] = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
 #: apps.connections.open errors that mean the app-level token itself is wrong: no retry can help.
 TOKEN_REFUSALS = frozenset(
