@@ -29,6 +29,8 @@ _MISSING_IN_HTTP_MODE = "missing_in_http_mode"
 _NOT_POSITIVE = "must be longer than zero: every session would end at once"
 #: Ten years: "never" for a thread, and far from the calendar's end (idle cut-offs are dates).
 MAX_THREAD_IDLE_TTL = timedelta(days=3650)
+#: Shorter, and a thread would end (its files and sandbox deleted) while people still read the answer.
+MIN_THREAD_IDLE_TTL = timedelta(minutes=5)
 
 
 class Settings(BaseSettings):
@@ -89,7 +91,7 @@ class Settings(BaseSettings):
         default=100, ge=1, le=512, description="the largest file accepted, in MB (1-512; Foundry's limit is 512)"
     )
     thread_idle_ttl: timedelta = Field(
-        default=timedelta(days=7), description="a duration such as 7d, 12h or 90m (or seconds)"
+        default=timedelta(days=7), description="a duration such as 7d, 12h or 90m (or seconds; at least 5m)"
     )
     max_concurrent_sessions: int = Field(
         default=10, ge=1, description="how many threads may run in the sandbox at once (at least 1)"
@@ -219,6 +221,11 @@ class Settings(BaseSettings):
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError(_NOT_POSITIVE)
+        if value < MIN_THREAD_IDLE_TTL:
+            raise ValueError(
+                f"{value.total_seconds():g} s is too short: at least {MIN_THREAD_IDLE_TTL.seconds // 60}m, or threads "
+                "end while people still read the answer; a bare number counts seconds, so write 30m, 12h or 7d"
+            )
         if value > MAX_THREAD_IDLE_TTL:
             raise ValueError(f"too long: at most {MAX_THREAD_IDLE_TTL.days}d (for threads that never expire)")
         return value

@@ -114,6 +114,8 @@ def test_signing_secret_loses_the_spaces_pasted_around_it(monkeypatch: pytest.Mo
         ("THREAD_IDLE_TTL", "9999999999w", "too long"),
         ("THREAD_IDLE_TTL", "1000000d", "at most 3650d"),
         ("THREAD_IDLE_TTL", "0", "longer than zero"),
+        ("THREAD_IDLE_TTL", "30", "write 30m, 12h or 7d"),
+        ("THREAD_IDLE_TTL", "4m", "240 s is too short: at least 5m"),
         ("DATABASE_URL", "mysql://db/bot", "sqlite:///"),
         ("DATABASE_URL", "postgresql://bot@db/bot", "PostgreSQL is not available yet"),
         ("DATABASE_URL", "sqlite:///", "must name a database file"),
@@ -152,7 +154,7 @@ def test_choice_settings_take_any_capitalisation(
 
 
 @pytest.mark.parametrize(
-    ("value", "seconds"), [("7d", 604800), ("90m", 5400), ("45", 45), ("P1D", 86400), ("12:00:00", 43200)]
+    ("value", "seconds"), [("7d", 604800), ("90m", 5400), ("600", 600), ("P1D", 86400), ("12:00:00", 43200)]
 )
 def test_idle_ttl_takes_short_forms_and_iso_durations(
     monkeypatch: pytest.MonkeyPatch, value: str, seconds: int
@@ -196,7 +198,7 @@ def test_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert load_settings().port == 9090
 
 
-@pytest.mark.parametrize(("text", "expected"), [("7d", 7 * 86400), ("12h", 43200), ("90m", 5400), ("45", 45)])
+@pytest.mark.parametrize(("text", "expected"), [("7d", 7 * 86400), ("12h", 43200), ("90m", 5400), ("600", 600)])
 def test_durations_accept_units(monkeypatch: pytest.MonkeyPatch, text: str, expected: int) -> None:
     """THREAD_IDLE_TTL takes seconds or a number with s, m, h, d or w."""
     _set(monkeypatch, REQUIRED)
