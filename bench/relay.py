@@ -298,6 +298,11 @@ async def measure(figures: Figures, slack: SlackEmulator, pid: int, patience: fl
     figures.turns_per_s = turns / busy
 
 
+def growth(fewest: Figures, most: Figures) -> float:
+    """How many times the added p99 grew from the fewest threads to the most; NaN when unknown."""
+    return most.p99 / fewest.p99 if fewest.p99 > 0 else math.nan
+
+
 def fmt(value: float, digits: int = 0) -> str:
     return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
@@ -354,6 +359,11 @@ def report(results: dict[tuple[str, int], Figures], scenarios: tuple[int, ...]) 
     print(
         f"  (b) bot added p99 at {max(scenarios)} threads {fmt(most.p99)} ms <= {P99_FACTOR}x bot added p99 at "
         f"{min(scenarios)} thread(s) = {fmt(limit)} ms: {verdict(most.p99 <= limit, one, most)}"
+    )
+    base_one, base_most = results[("baseline", min(scenarios))], results[("baseline", max(scenarios))]
+    print(
+        f"      for comparison, over the same range the bot's added p99 grows {fmt(growth(one, most), 1)}x "
+        f"and the baseline's {fmt(growth(base_one, base_most), 1)}x"
     )
 
 
