@@ -18,7 +18,8 @@ Each process first relays a 256 KB warm-up file the same way (then deletes its u
 that has been running has relayed files before, so the timed relay is not a new process's first
 calls; ``--cold`` skips it. Both emulators run in this process, on loopback. Runs alternate
 bot/baseline; each size runs
-``--runs`` times per target (default 5, at least 2). Reported per size: the best throughput of
+``--runs`` times per target (default 5, at least 2), and three times as often for files under
+16 MB, whose relays last a few milliseconds. Reported per size: the best throughput of
 each target, their ratio, and the largest peak-RSS growth of each (``VmHWM`` at the end −
 ``VmHWM`` when the relay started, the peak being reset to the current RSS first where the kernel
 allows it), then how the bot's best run split its time. Every upload is checked: the Foundry
@@ -62,6 +63,10 @@ RSS_LIMIT_MB = 32.0
 #: Target (b): the bot's throughput is at least this share of the baseline's.
 MIN_RATIO = 0.70
 WORKER_TIMEOUT_S = 180.0
+#: Files smaller than this many MB run ``SMALL_RUNS_FACTOR`` times as often: a relay of a few
+#: milliseconds moves by a large share of itself with the machine's scheduling, one of 0.3 s hardly.
+SMALL_MB = 16
+SMALL_RUNS_FACTOR = 3
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -110,6 +115,11 @@ class SizeFigures:
         (runs alternate), which the machine's drift over a command affects least."""
         pairs = zip(self.runs["bot"], self.runs["baseline"], strict=True)
         return statistics.median(bot.mb_per_s / base.mb_per_s for bot, base in pairs)
+
+
+def runs_for(size_mb: int, runs: int) -> int:
+    """How many runs a size gets per target: ``runs``, or more for a small file."""
+    return runs * SMALL_RUNS_FACTOR if size_mb < SMALL_MB else runs
 
 
 def sha256_of(path: Path) -> str:
@@ -228,7 +238,7 @@ async def measure(sizes: list[int], runs: int, *, cold: bool) -> list[SizeFigure
             for size_mb in sizes:
                 file_obj, source_sha = await drop_file(slack, alice, channel, size_mb * MiB)
                 size_figures = SizeFigures(size_mb)
-                for run in range(runs):
+                for run in range(runs_for(size_mb, runs)):
                     for target in TARGETS:
                         result = await relay_once(
                             target,
@@ -258,20 +268,21 @@ def _phases(result: Result) -> str:
     return f"  ({', '.join(parts)}; they overlap)"
 
 
-def report(figures: list[SizeFigures], runs: int) -> None:
+def report(figures: list[SizeFigures]) -> None:
     print()
-    print(f"Best throughput of {runs} runs per size and target; peak RSS growth is the largest of those runs.")
+    print("Best throughput of each size's runs per target; peak RSS growth is the largest of those runs.")
     print(
-        f"{'size':>6} | {'bot MB/s':>9} {'baseline MB/s':>14} {'ratio':>6} | {'bot +RSS MB':>11} {'base +RSS MB':>12}"
+        f"{'size':>6} | {'runs':>4} | {'bot MB/s':>9} {'baseline MB/s':>14} {'ratio':>6} | "
+        f"{'bot +RSS MB':>11} {'base +RSS MB':>12}"
     )
     for f in figures:
         bot, base = f.best("bot"), f.best("baseline")
         print(
-            f"{f.size_mb:>3} MB | {bot.mb_per_s:>9.1f} {base.mb_per_s:>14.1f} {f.ratio():>6.2f} | "
-            f"{f.growth('bot'):>11.1f} {f.growth('baseline'):>12.1f}"
+            f"{f.size_mb:>3} MB | {len(f.runs['bot']):>4} | {bot.mb_per_s:>9.1f} {base.mb_per_s:>14.1f} "
+            f"{f.ratio():>6.2f} | {f.growth('bot'):>11.1f} {f.growth('baseline'):>12.1f}"
         )
     print()
-    print(f"Median throughput of the {runs} runs (the machine's run-to-run spread shows here), and the")
+    print("Median throughput of the runs (the machine's run-to-run spread shows here), and the")
     print("median of each bot run's ratio to the baseline run beside it:")
     for f in figures:
         bot_mb, base_mb = f.median("bot"), f.median("baseline")
@@ -306,7 +317,12 @@ def report(figures: list[SizeFigures], runs: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.file_relay", description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=list(SIZES_MB), help="file sizes in MB (2**20 bytes)")
-    parser.add_argument("--runs", type=int, default=5, help="runs per size and target (at least 2; default 5)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help=f"runs per size and target (at least 2; default 5; {SMALL_RUNS_FACTOR}x for files under {SMALL_MB} MB)",
+    )
     parser.add_argument(
         "--cold", action="store_true", help="no warm-up file: each process's first relay is the measured one"
     )
@@ -316,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("sizes must be between 1 and 512 MB (Foundry's limit)")
     print(
         f"File relay, Slack emulator → Foundry emulator (both in this process), sizes {args.sizes} MB, "
-        f"{runs} runs each, bot and baseline alternating, each run in a fresh process"
-        + (" (cold: no warm-up relay)" if args.cold else " after a 256 KB warm-up relay"),
+        f"{runs} runs each ({runs_for(1, runs)} under {SMALL_MB} MB), bot and baseline alternating, "
+        "each run in a fresh process" + (" (cold: no warm-up relay)" if args.cold else " after a 256 KB warm-up relay"),
         flush=True,
     )
     started = time.perf_counter()
@@ -326,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailed as exc:
         print(f"run failed: {exc}", file=sys.stderr)
         return 1
-    report(figures, runs)
+    report(figures)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 
