@@ -4,8 +4,8 @@ Reads a job (JSON) on stdin, relays one Slack file to Foundry, and prints one JS
 elapsed seconds and this process's memory figures. Two targets:
 
 * ``bot``: the bot's own pieces, built as ``bot.app.open_services`` builds them for files (the
-  store, ``open_foundry`` with the real ``DefaultAzureCredential``, a download client with a
-  ``SlackDownloader``, ``FileIntake``), then ``FileIntake.attach`` of the Slack file object;
+  store, ``open_foundry`` with the real ``DefaultAzureCredential``, ``http_client`` for downloads
+  with a ``SlackDownloader``, ``FileIntake``), then ``FileIntake.attach`` of the Slack file object;
 * ``baseline``: plain httpx, the Slack GET streamed straight into a streamed multipart POST.
 
 The timer covers only the relay. Before it, each process relays a small warm-up file the same
@@ -36,6 +36,7 @@ from bot.files.download import SlackDownloader
 from bot.files.intake import FileIntake
 from bot.foundry.connect import open_foundry
 from bot.foundry.multipart import StreamedMultipart
+from bot.http_client import http_client
 from bot.slack.client import build_web_client
 from storage import open_store
 
@@ -97,7 +98,7 @@ async def run_bot(job: dict[str, Any]) -> dict[str, Any]:
     async with (
         open_store(settings.database_url) as store,
         open_foundry(settings) as foundry,
-        httpx.AsyncClient(timeout=httpx.Timeout(120, connect=10), follow_redirects=False) as downloads,
+        http_client(timeout=httpx.Timeout(120, connect=10)) as downloads,
     ):
         slack = build_web_client(settings)
         downloader = SlackDownloader(

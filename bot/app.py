@@ -31,6 +31,7 @@ from bot.governance.access import AccessPolicy
 from bot.governance.gate import Gate
 from bot.governance.limits import DailyLimits
 from bot.governance.usage import Prices, UsageBook
+from bot.http_client import http_client
 from bot.lifecycle import Lifecycle
 from bot.outputs.post import OutputPoster
 from bot.relay import Relay
@@ -103,7 +104,7 @@ async def open_services(
     async with (
         open_store(settings.database_url, clock=clock) as store,
         open_foundry(settings, credential=credential, policy=foundry_policy) as foundry,
-        httpx.AsyncClient(timeout=httpx.Timeout(120, connect=10), follow_redirects=False) as downloads,
+        http_client(timeout=httpx.Timeout(120, connect=10)) as downloads,
         aiohttp.ClientSession(timeout=SLACK_TIMEOUT) as slack_session,
     ):
         agent = await ensure_agent(foundry, settings)

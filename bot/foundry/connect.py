@@ -14,6 +14,7 @@ from bot.foundry.auth import CachedToken
 from bot.foundry.client import FoundryClient
 from bot.foundry.retry import RetryPolicy
 from bot.foundry.transport import Transport
+from bot.http_client import http_client
 
 #: Idle connections kept for reuse. Not one per session: the pool checks every idle connection
 #: (a poll of its socket) each time a request starts or ends, so after a burst of new threads
@@ -39,7 +40,7 @@ async def open_foundry(
         # allowed to run at once, plus uploads, downloads and clean-up alongside.
         size = settings.max_concurrent_sessions + 20
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=IDLE_CONNECTIONS)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as http:
+        async with http_client(timeout=timeout, limits=limits) as http:
             transport = Transport(
                 http,
                 settings.azure_ai_project_endpoint,

@@ -25,6 +25,7 @@ from bot.files.download import SlackDownloader, Spooled, aiter_file, is_slack_ho
 from bot.files.growing import GrowingSpool
 from bot.files.hosts import describe, token_allowed
 from bot.files.source import Held
+from bot.http_client import http_client
 
 MiB = 1024 * 1024
 #: 16 bytes, a divisor of the emulator's 1 MiB generation block: a generated file is this repeated.
@@ -94,8 +95,8 @@ async def _slack() -> AsyncIterator[SlackEmulator]:
 
 @pytest.fixture(name="http")
 async def _http() -> AsyncIterator[httpx.AsyncClient]:
-    """The shared HTTP client the downloader is handed."""
-    async with httpx.AsyncClient(timeout=10.0) as client:
+    """The shared HTTP client the downloader is handed, as the bot builds it."""
+    async with http_client(timeout=httpx.Timeout(10.0)) as client:
         yield client
 
 
