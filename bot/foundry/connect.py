@@ -16,10 +16,11 @@ from bot.foundry.retry import RetryPolicy
 from bot.foundry.transport import Transport
 from bot.http_client import http_client
 
-#: Idle connections kept for reuse. Not one per session: the pool checks every idle connection
-#: (a poll of its socket) each time a request starts or ends, so after a burst of new threads
-#: a pool holding hundreds of them spent more CPU on that than on the turns (``bench.relay``,
+#: Idle connections kept for reuse, where the pool applies such a cap. httpx's own pool checks
+#: every idle connection each time a request starts or ends, so there a cap mattered (``bench.relay``,
 #: 200 threads: 30-33 ms of CPU per turn with every idle connection kept, 24-25 ms with 20).
+#: :mod:`bot.http_client` does not apply it: aiohttp's pool keeps idle connections until their
+#: keep-alive time ends, at no cost per request.
 IDLE_CONNECTIONS = 20
 
 

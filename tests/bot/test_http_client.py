@@ -318,3 +318,121 @@ async def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
         async with http_client(timeout=TIMEOUT) as http:
             assert (await http.get(origin_url)).text == "direct"
     assert via_proxy == ["http://files.example.test/x"]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["bytes", "streamed"])
+async def test_a_server_that_stops_reading_the_body_is_a_write_timeout(streamed: bool) -> None:
+    """A peer that takes the headers and then no more of the body: WriteTimeout, not a hang."""
+    big = b"x" * (64 * 1024 * 1024)
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        await asyncio.sleep(30)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 1 << 20):
+            yield big[start : start + (1 << 20)]
+
+    timeout = httpx.Timeout(5.0, write=0.3)
+    async with raw_server(on_connect) as url, http_client(timeout=timeout) as http:
+        content = pieces() if streamed else big
+        with pytest.raises(httpx.WriteTimeout):
+            await asyncio.wait_for(http.post(url, content=content, headers={"Content-Length": str(len(big))}), 10)
+
+
+async def test_a_kept_alive_connection_the_server_closed_is_not_a_lost_post() -> None:
+    """A server that closes each connection after answering (without saying so): every POST
+    either goes through on a new connection or fails as safe to retry, never as a lost request."""
+    answered = 0
+
+    async def answer_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        await read_request_head(reader)
+        await reader.readexactly(2)
+        answered += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    outcomes: list[str] = []
+    async with raw_server(answer_then_close) as url, http_client(timeout=TIMEOUT) as http:
+        for _ in range(10):
+            try:
+                outcomes.append((await http.post(url, json={})).text)
+            except httpx.TransportError as exc:
+                outcomes.append("retryable" if transport_error_is_retryable(exc, safe=False) else repr(exc))
+    assert answered == outcomes.count("ok")
+    assert set(outcomes) <= {"ok", "retryable"}
+
+
+async def test_closing_the_client_ends_a_response_being_read() -> None:
+    """A reader waiting on a stream when the client closes gets a ReadError, not a hang."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata:1\r\n")
+        await writer.drain()
+        await asyncio.sleep(30)
+
+    async with raw_server(trickle) as url:
+        http = http_client(timeout=httpx.Timeout(10.0))
+        response = await http.send(http.build_request("GET", url), stream=True)
+        chunks = response.aiter_raw()
+        assert await chunks.__anext__() == b"data:1"
+        waiting = asyncio.create_task(chunks.__anext__())
+        await asyncio.sleep(0.05)
+        await http.aclose()
+        with pytest.raises(httpx.ReadError):
+            await asyncio.wait_for(waiting, 5)
+
+
+async def test_no_content_type_is_added() -> None:
+    """A bodiless POST and a streamed body go without a Content-Type unless the caller gives one."""
+    seen: list[str | None] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        seen.append(request.headers.get("Content-Type"))
+        return web.Response()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"x"
+
+    async with serving(handler) as url, http_client(timeout=TIMEOUT) as http:
+        await http.post(url)
+        await http.post(url, content=body())
+        await http.post(url, content=b"abc", headers={"Content-Type": "text/csv"})
+    assert seen == [None, None, "text/csv"]
+
+
+@pytest.mark.parametrize("variable", ["ALL_PROXY", "HTTP_PROXY"])
+async def test_proxy_without_a_scheme_and_all_proxy(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    """ALL_PROXY counts for every scheme, and ``host:port`` means an HTTP proxy, as in httpx."""
+    via_proxy: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        via_proxy.append(str(request.url))
+        return web.Response(text="proxied")
+
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with serving(proxy) as proxy_url:
+        monkeypatch.setenv(variable, proxy_url.removeprefix("http://"))
+        async with http_client(timeout=TIMEOUT) as http:
+            assert (await http.get("http://files.example.test/y")).text == "proxied"
+    assert via_proxy == ["http://files.example.test/y"]
+
+
+async def test_a_timeout_raised_by_the_body_itself_comes_out_as_itself() -> None:
+    """A TimeoutError from the body's source (a slow disk, say) is not a ReadTimeout of the server."""
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"start"
+        raise TimeoutError("the source timed out")
+
+    async with serving(handler) as url, http_client(timeout=TIMEOUT) as http:
+        with pytest.raises(TimeoutError, match="the source timed out"):
+            await http.post(url, content=body(), headers={"Content-Length": "100"})
