@@ -368,7 +368,7 @@ async def test_spool_keeps_memory_flat_for_a_64_mb_file(
     finally:
         tracemalloc.stop()
     assert (spooled.size, spooled.sha256) == (size, pattern_digest(size))
-    assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB"
+    assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB"
 
 
 async def test_aiter_file_reads_a_spooled_file_back_in_chunks(
