@@ -40,6 +40,7 @@ from bot.slack.status import StatusBoard
 from bot.turns.runner import TurnDeps, TurnRunner
 from bot.turns.scheduler import TurnScheduler
 from bot.turns.slots import SessionSlots
+from bot.turns.spares import SpareConversations
 from storage import Clock, open_store, utc_now
 from storage.protocol import Store
 from storage.url import parse_database_url
@@ -117,6 +118,7 @@ async def open_services(
         outputs = OutputPoster(foundry, slack, store, max_files=settings.max_output_files)
         usage = UsageBook(store, Prices.from_settings(settings), clock)
         gate = Gate(AccessPolicy(settings), DailyLimits(store, settings, clock), store, slack)
+        spares = SpareConversations(foundry, store, settings.deployment, clock=clock)
         deps = TurnDeps(
             settings=settings,
             store=store,
@@ -127,10 +129,11 @@ async def open_services(
             intake=intake,
             outputs=outputs,
             usage=usage,
+            spares=spares,
         )
         runner = TurnRunner(deps)
         slots = SessionSlots(settings.max_concurrent_sessions)
-        scheduler = TurnScheduler(store, runner.run, slots, settle=statuses.wait_idle)
+        scheduler = TurnScheduler(store, runner.run, slots, settle=lambda: settle(statuses, spares))
         lifecycle = Lifecycle(
             store,
             foundry,
@@ -158,6 +161,13 @@ async def open_services(
             await lifecycle.aclose()
             await scheduler.aclose()
             await statuses.aclose()
+            await spares.aclose()
+
+
+async def settle(statuses: StatusBoard, spares: SpareConversations) -> None:
+    """Wait for the status lines and spare conversations still on their way (tests and the demo wait for it)."""
+    await statuses.wait_idle()
+    await spares.wait_idle()
 
 
 class _HideTokenNotice(logging.Filter):

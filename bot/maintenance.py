@@ -1,8 +1,8 @@
 """``python -m bot sweep`` and ``teardown``: find and remove what no live session owns.
 
 The sweep catches what the clean-up jobs could not: conversations tagged with this deployment
-whose thread has no active session (created behind the bot's back, or left by a job that gave
-up), and uploaded files recorded for sessions that ended. Teardown ends every session, runs
+that neither a thread's active session nor the spare list owns (created behind the bot's back,
+or left by a job that gave up), and uploaded files recorded for sessions that ended. Teardown ends every session, runs
 every clean-up, sweeps, and deletes the deployment's agent versions: nothing of it is left.
 """
 
@@ -49,6 +49,7 @@ async def sweep(store: Store, foundry: Foundry, settings: Settings, *, dry_run: 
     """Delete (or list) this deployment's conversations and files that no active session owns."""
     report = Report()
     owned = {s.conversation_id for s in await store.list_sessions(states=[SessionState.ACTIVE]) if s.conversation_id}
+    owned |= {spare.conversation_id for spare in await store.list_spare_conversations()}
     for conversation in await _tagged_conversations(foundry, settings):
         if conversation.id not in owned:
             report.conversations.append(conversation.id)
@@ -67,13 +68,19 @@ async def sweep(store: Store, foundry: Foundry, settings: Settings, *, dry_run: 
 async def teardown(
     store: Store, foundry: Foundry, lifecycle: Lifecycle, settings: Settings, *, dry_run: bool
 ) -> Report:
-    """End every session, finish every clean-up, sweep, and delete this deployment's agent versions."""
+    """End every session, finish every clean-up, delete the spares, sweep, and delete the agent versions."""
     active = await store.list_sessions(states=[SessionState.ACTIVE])
     if not dry_run:
         for session in active:
             await lifecycle.archive(session, ArchiveReason.TEARDOWN)
         left = await lifecycle.drain()
+    spares = [spare.conversation_id for spare in await store.list_spare_conversations()]
+    if not dry_run:
+        for spare in spares:
+            if await store.drop_spare_conversation(spare):
+                await foundry.delete_conversation(spare)
     report = await sweep(store, foundry, settings, dry_run=dry_run)
+    report.conversations[:0] = spares
     report.sessions = len(active)
     report.unfinished_jobs = 0 if dry_run else len(left)
     for version in await foundry.list_agent_versions(settings.agent_name):

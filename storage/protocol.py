@@ -26,6 +26,7 @@ from storage.records import (
     ResourceKind,
     Session,
     SessionState,
+    SpareConversation,
     StoredFile,
     Turn,
     UsageEntry,
@@ -349,6 +350,31 @@ class UsageStore(Protocol):
         ...
 
 
+class SpareStore(Protocol):
+    """Empty Foundry conversations made ahead of need, until a new thread's session takes one."""
+
+    async def add_spare_conversation(self, conversation_id: str) -> None:
+        """Keep ``conversation_id`` as a spare (adding it twice keeps it once, with its first time)."""
+        ...
+
+    async def take_spare_conversation(
+        self, session_id: int, *, made_after: datetime, agent_version: str | None = None
+    ) -> Session | None:
+        """Give the session the oldest spare made at or after ``made_after``, which stops being a spare.
+
+        ``None`` when there is no such spare or the session already has a conversation.
+        """
+        ...
+
+    async def list_spare_conversations(self) -> list[SpareConversation]:
+        """Every spare, oldest first."""
+        ...
+
+    async def drop_spare_conversation(self, conversation_id: str) -> bool:
+        """Forget a spare; False when it was not one (taken meanwhile, or unknown)."""
+        ...
+
+
 class GaugeStore(Protocol):
     """Counts of what is going on right now."""
 
@@ -359,7 +385,16 @@ class GaugeStore(Protocol):
 
 @runtime_checkable
 class Store(
-    EventStore, SessionStore, TurnStore, FileStore, OutputStore, CleanupStore, UsageStore, GaugeStore, Protocol
+    EventStore,
+    SessionStore,
+    SpareStore,
+    TurnStore,
+    FileStore,
+    OutputStore,
+    CleanupStore,
+    UsageStore,
+    GaugeStore,
+    Protocol,
 ):
     """Everything the bot keeps, behind one object that owns its connections."""
 

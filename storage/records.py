@@ -116,6 +116,13 @@ class Session(Record):
     last_container_id: str | None
 
 
+class SpareConversation(Record):
+    """An empty Foundry conversation made ahead of need; no thread owns it yet."""
+
+    conversation_id: str
+    created_at: AwareDatetime
+
+
 class Turn(Record):
     """One request in a thread and its answer, written before each step that talks to the outside."""
 

@@ -83,6 +83,7 @@ class Foundry(Protocol):
     ) -> FileObject: ...
     async def delete_file(self, file_id: str) -> bool: ...
     async def create_conversation(self, metadata: Mapping[str, str]) -> Conversation: ...
+    async def update_conversation(self, conversation_id: str, metadata: Mapping[str, str]) -> Conversation: ...
     async def list_conversations(self, *, agent_name: str | None = None) -> list[Conversation]: ...
     async def delete_conversation(self, conversation_id: str) -> bool: ...
     async def create_response(self, request: ResponseRequest) -> Response: ...
@@ -191,6 +192,17 @@ class FoundryClient:
             safe=False,
         )
         return _parse(Conversation, data, "create conversation")
+
+    async def update_conversation(self, conversation_id: str, metadata: Mapping[str, str]) -> Conversation:
+        """Set a conversation's metadata; send every pair (whether the service merges or replaces is not documented)."""
+        data = await self._t.json(
+            "POST",
+            f"{_OPENAI}/conversations/{_seg(conversation_id)}",
+            body={"metadata": dict(metadata)},
+            what="update conversation",
+            safe=True,  # the same metadata again changes nothing
+        )
+        return _parse(Conversation, data, "update conversation")
 
     async def list_conversations(self, *, agent_name: str | None = None) -> list[Conversation]:
         """Conversations in the project (Foundry lists them, optionally only an agent's), oldest first."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.agent import AgentRef
+from bot.agent import DEPLOYMENT_KEY, AgentRef
 from bot.config import Settings
 from bot.errors import BotError, FoundryError, FoundryUnavailable, ResponseFailed
 from bot.files.intake import FileIntake
@@ -31,6 +31,7 @@ from bot.together import both
 from bot.turns.observer import TERMINAL_STATUSES, THINKING, RunObserver
 from bot.turns.poster import ThreadPoster
 from bot.turns.prompt import SANDBOX_RESTARTED, turn_input
+from bot.turns.spares import SpareConversations
 from storage.protocol import Store
 from storage.records import FINAL_TURN_STATES, FileStatus, Session, SessionState, Turn, UsageTotals
 
@@ -58,6 +59,16 @@ class TurnDeps:
     intake: FileIntake
     outputs: OutputPoster
     usage: UsageBook
+    spares: SpareConversations
+
+
+@dataclass
+class _Opened:
+    """A new thread's conversation; ``untagged`` holds the tags a spare still needs, ``tagging`` their update."""
+
+    conversation_id: str
+    untagged: dict[str, str] | None = None
+    tagging: asyncio.Task[None] | None = None
 
 
 @dataclass(frozen=True)
@@ -247,10 +258,12 @@ class TurnRunner:
         self, turn: Turn, session: Session, thread: ThreadKey, status: StatusMessage, first: _FirstStatus
     ) -> _Run:
         listed = self._d.store.list_files(session.id, statuses=[FileStatus.UPLOADED])
+        opened: _Opened | None = None
         if session.conversation_id:
             conversation_id, files = session.conversation_id, await listed
-        else:  # a new thread: its files are read while Foundry opens the conversation
-            conversation_id, files = await both(self._open_conversation(session, thread), listed)
+        else:  # a new thread: its files are read while its conversation is opened
+            new, files = await both(self._open_conversation(session, thread), listed)
+            opened, conversation_id = new, new.conversation_id
         files = files[-self._d.agent.slots :]
         request = ResponseRequest(
             agent_name=self._d.agent.name,
@@ -263,10 +276,12 @@ class TurnRunner:
         )
         observer = RunObserver()
         self._stop_if_asked(turn)  # Stop pressed while the conversation was opened
-        task = asyncio.create_task(self._stream(turn, request, observer, status, first))
+        task = asyncio.create_task(self._stream(turn, request, observer, status, first, opened))
         self._running[turn.id] = task
         try:
             response = await task
+            if opened is not None and opened.tagging is not None:
+                await asyncio.wait([opened.tagging])  # done long ago, as a rule; it never raises
         except asyncio.CancelledError:
             if turn.id not in self._stopped_by:
                 raise  # the bot is shutting down, not a Stop
@@ -277,24 +292,45 @@ class TurnRunner:
             restarted = await self._record_run(turn, session, observer)
         return _Run(response, tuple(observer.containers), restarted)
 
-    async def _open_conversation(self, session: Session, thread: ThreadKey) -> str:
-        conversation = await self._d.foundry.create_conversation(
-            {
-                "deployment": self._d.settings.deployment,
-                "slack_team": thread.team_id,
-                "slack_channel": thread.channel_id,
-                "slack_thread_ts": thread.root_ts,
-            }
-        )
+    async def _open_conversation(self, session: Session, thread: ThreadKey) -> _Opened:
+        """A spare conversation, or a new one: either way recorded as the session's before it is used."""
+        tags = self._thread_tags(thread)
+        spare = await self._d.spares.take(session, agent_version=self._d.agent.version)
+        if spare is not None:
+            return _Opened(spare, tags)
+        conversation = await self._d.foundry.create_conversation(tags)
         await self._d.store.set_conversation_id(session.id, conversation.id, agent_version=self._d.agent.version)
-        return conversation.id
+        return _Opened(conversation.id)
+
+    def _thread_tags(self, thread: ThreadKey) -> dict[str, str]:
+        return {
+            DEPLOYMENT_KEY: self._d.settings.deployment,
+            "slack_team": thread.team_id,
+            "slack_channel": thread.channel_id,
+            "slack_thread_ts": thread.root_ts,
+        }
+
+    def _question_sent(self, opened: _Opened | None) -> None:
+        """The question is on its way to Foundry: now tag a spare the thread took, and make the next spare."""
+        if opened is None:
+            return
+        if opened.untagged is not None:
+            opened.tagging = self._d.spares.tag(opened.conversation_id, opened.untagged)
+        self._d.spares.refill()
 
     async def _stream(
-        self, turn: Turn, request: ResponseRequest, observer: RunObserver, status: StatusMessage, first: _FirstStatus
+        self,
+        turn: Turn,
+        request: ResponseRequest,
+        observer: RunObserver,
+        status: StatusMessage,
+        first: _FirstStatus,
+        opened: _Opened | None,
     ) -> Response:
         try:
             async with self._d.foundry.stream_response(request) as events:
                 first.show()
+                self._question_sent(opened)
                 async for event in events:
                     had_id = observer.response_id
                     observer.feed(event)

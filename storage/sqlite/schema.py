@@ -152,5 +152,26 @@ BEGIN
 END;
 """
 
+# Empty conversations made ahead of need, so a new thread's first question need not wait for one.
+# A session given one takes it off the list in the same statement (the trigger).
+_V4 = """
+CREATE TABLE spare_conversations (
+    conversation_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX spare_conversations_created ON spare_conversations (created_at);
+
+CREATE TRIGGER sessions_take_spare AFTER UPDATE OF conversation_id ON sessions
+WHEN NEW.conversation_id IS NOT NULL
+BEGIN
+    DELETE FROM spare_conversations WHERE conversation_id = NEW.conversation_id;
+END;
+"""
+
 #: Every schema step, oldest first.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2), Migration(3, _V3))
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, _V1),
+    Migration(2, _V2),
+    Migration(3, _V3),
+    Migration(4, _V4),
+)

@@ -19,6 +19,7 @@ from storage.sqlite.outputs import SqliteOutputs
 from storage.sqlite.queue import SqliteTurnQueue
 from storage.sqlite.schema import MIGRATIONS
 from storage.sqlite.sessions import SqliteSessions
+from storage.sqlite.spares import SqliteSpares
 from storage.sqlite.turns import SqliteTurns
 from storage.sqlite.usage import SqliteUsage
 from storage.url import SqliteTarget
@@ -31,6 +32,7 @@ class SqliteStore(
     SqliteEvents,
     SqliteGauges,
     SqliteSessions,
+    SqliteSpares,
     SqliteTurns,
     SqliteTurnQueue,
     SqliteFiles,

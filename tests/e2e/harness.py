@@ -138,6 +138,11 @@ def runs(foundry: FoundryEmulator) -> int:
     return sum(1 for r in foundry.requests if r.route == "responses.create")
 
 
+def thread_conversations(foundry: FoundryEmulator) -> dict[str, dict[str, str]]:
+    """The conversations that belong to a thread, with their tags (a spare carries no thread tag)."""
+    return {c.id: c.metadata for c in foundry.state.conversations.values() if "slack_thread_ts" in c.metadata}
+
+
 def uploads(foundry: FoundryEmulator) -> int:
     """Files the bot uploaded to Foundry."""
     return sum(1 for r in foundry.requests if r.route == "files.create")

@@ -13,7 +13,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.emulators.foundry import FoundryEmulator
 from bot.emulators.slack import SlackEmulator
 
-from .harness import Stack, running_bot, runs
+from .harness import Stack, running_bot, runs, thread_conversations
 
 
 def answers(slack: SlackEmulator, channel: object, root_ts: str, text: str) -> int:
@@ -168,7 +168,7 @@ async def test_restart_keeps_the_thread_conversation(
     bodies = [r.body for r in foundry.requests if r.route == "responses.create"]
     assert len(bodies) == 2
     assert bodies[0]["conversation"] == bodies[1]["conversation"]
-    assert foundry.counters()["conversations"] == 1
+    assert list(thread_conversations(foundry)) == [bodies[0]["conversation"]]
 
 
 async def test_edits_and_deletes_are_not_turns(stack: Stack) -> None:

@@ -16,7 +16,7 @@ from bot.emulators.slack.models import Channel, Message, User
 from bot.slack.status import END_ACTION
 from storage import ArchiveReason, CleanupJob, CleanupState, SessionState, open_store
 
-from .harness import FAST_CLEANUP, Stack, running_bot
+from .harness import FAST_CLEANUP, Stack, running_bot, thread_conversations
 
 DATA = Path(__file__).parents[1] / "data"
 WRITE = "```python\nopen('/mnt/data/out.txt', 'w').write('x')\nprint('made')\n```"
@@ -79,10 +79,10 @@ async def archived(stack: Stack, thread: Thread) -> None:
 
 
 def live_resources(foundry: FoundryEmulator) -> set[tuple[str, str]]:
-    """Every conversation, uploaded file and live sandbox the service holds, as (kind, id)."""
+    """Every thread's conversation, uploaded file and live sandbox the service holds, as (kind, id)."""
     state = foundry.state
     return (
-        {("conversation", c) for c in state.conversations}
+        {("conversation", c) for c in thread_conversations(foundry)}
         | {("file", f) for f in state.files}
         | {("container", c) for c, box in state.containers.items() if box.live}
     )
@@ -217,7 +217,7 @@ async def test_turn_running_when_channel_is_archived_is_stopped_and_cleaned_up(s
     slack = stack.slack
     alice, general, _ = await slow_question_running(slack)
     await slack.archive_channel(general, by=alice)
-    await slack.wait_for(lambda: stack.foundry.counters()["conversations"] == 0, timeout=15)
+    await slack.wait_for(lambda: not thread_conversations(stack.foundry), timeout=15)
     await slack.wait_for(lambda: stack.foundry.counters()["containers"] == 0, timeout=15)
     assert [r for r in stack.foundry.requests if r.route == "responses.cancel"]
 
@@ -230,7 +230,7 @@ async def test_question_queued_when_the_thread_ends_says_it_stopped(stack: Stack
     queued = await slack.wait_for_reply(general, root.ts, contains="Queued", timeout=10)
 
     await slack.post_message(alice, general, f"<@{slack.bot.id}> end", thread_ts=root.ts)
-    await slack.wait_for(lambda: stack.foundry.counters()["conversations"] == 0, timeout=15)
+    await slack.wait_for(lambda: not thread_conversations(stack.foundry), timeout=15)
     await slack.settle()
     await stack.services.scheduler.wait_idle()
 

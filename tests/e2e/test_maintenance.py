@@ -59,9 +59,13 @@ async def test_sweep_keeps_live_threads(stack: Stack) -> None:
     csv = FileUpload("sales.csv", path=DATA / "valid" / "sales.csv")
     root = await slack.post_message(alice, general, f"<@{slack.bot.id}> list files", files=[csv])
     await slack.wait_for_reply(general, root.ts, contains="Done in", after=root.ts, timeout=30)
-    report = await sweep(stack.services.store, stack.services.foundry, stack.settings, dry_run=False)
+    await stack.services.scheduler.wait_idle()
+    store = stack.services.store
+    [session] = await store.list_sessions()
+    [spare] = await store.list_spare_conversations()
+    report = await sweep(store, stack.services.foundry, stack.settings, dry_run=False)
     assert (report.conversations, report.files) == ([], [])
-    assert stack.foundry.counters()["conversations"] == 1
+    assert set(stack.foundry.state.conversations) == {session.conversation_id, spare.conversation_id}
 
 
 async def test_teardown_leaves_nothing_of_the_deployment(stack: Stack) -> None:
@@ -76,14 +80,17 @@ async def test_teardown_leaves_nothing_of_the_deployment(stack: Stack) -> None:
     assert all(stack.foundry.counters().values())
 
     services = stack.services
+    [spare] = await services.store.list_spare_conversations()
     preview = await teardown(services.store, services.foundry, services.lifecycle, stack.settings, dry_run=True)
     assert preview.sessions == 1
     assert preview.agent_versions == ["1"]
-    assert stack.foundry.counters()["conversations"] == 1
+    assert preview.conversations == [spare.conversation_id]  # the thread's goes with its session
+    assert stack.foundry.counters()["conversations"] == 2
 
     report = await teardown(services.store, services.foundry, services.lifecycle, stack.settings, dry_run=False)
     assert report.unfinished_jobs == 0
     assert stack.foundry.counters() == {"agent_versions": 0, "conversations": 0, "files": 0, "containers": 0}
+    assert await services.store.list_spare_conversations() == []
 
 
 async def test_teardown_command_without_yes_changes_nothing(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from .harness import Stack
+from .harness import Stack, thread_conversations
 
 
 def conversation_creates(stack: Stack) -> int:
@@ -19,9 +19,15 @@ async def test_mention_gets_an_answer_in_the_same_thread(stack: Stack) -> None:
     root = await slack.post_message(alice, general, f"<@{slack.bot.id}> ```python\nprint(6 * 7)\n```")
     reply = await slack.wait_for_reply(general, root.ts, contains="42", timeout=20)
     assert reply.thread_ts == root.ts
-    await stack.services.scheduler.wait_idle()
-    assert conversation_creates(stack) == 1
-    assert stack.foundry.counters()["conversations"] == 1
+    [(conversation, tags)] = thread_conversations(stack.foundry).items()
+    assert tags == {
+        "deployment": stack.settings.deployment,
+        "slack_team": slack.config.team_id,
+        "slack_channel": general.id,
+        "slack_thread_ts": root.ts,
+    }
+    [run] = [r.body for r in stack.foundry.requests if r.route == "responses.create"]
+    assert run["conversation"] == conversation
 
 
 async def test_follow_up_without_mention_continues_the_conversation(stack: Stack) -> None:
@@ -33,10 +39,9 @@ async def test_follow_up_without_mention_continues_the_conversation(stack: Stack
     await slack.wait_for_reply(general, root.ts, contains="first", timeout=20)
     await slack.post_message(alice, general, "```python\nprint('second')\n```", thread_ts=root.ts)
     await slack.wait_for_reply(general, root.ts, contains="second", timeout=20)
-    assert conversation_creates(stack) == 1
+    [conversation] = thread_conversations(stack.foundry)
     runs = [r.body for r in stack.foundry.requests if r.route == "responses.create"]
-    assert len(runs) == 2
-    assert runs[0]["conversation"] == runs[1]["conversation"]
+    assert [run["conversation"] for run in runs] == [conversation, conversation]
 
 
 async def test_dm_is_answered_in_its_own_thread(stack: Stack) -> None:

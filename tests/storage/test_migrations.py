@@ -24,6 +24,7 @@ TABLES = frozenset(
         "processed_events",
         "schema_migrations",
         "sessions",
+        "spare_conversations",
         "turn_code",
         "turns",
         "usage",

@@ -13,13 +13,25 @@ from storage import (
     GaugeStore,
     OutputStore,
     SessionStore,
+    SpareStore,
     Store,
     TurnStore,
     UsageStore,
 )
 from storage.sqlite import SqliteStore
 
-PARTS = (EventStore, SessionStore, TurnStore, FileStore, OutputStore, CleanupStore, UsageStore, GaugeStore, Store)
+PARTS = (
+    EventStore,
+    SessionStore,
+    SpareStore,
+    TurnStore,
+    FileStore,
+    OutputStore,
+    CleanupStore,
+    UsageStore,
+    GaugeStore,
+    Store,
+)
 
 
 def _operations(protocol: type) -> list[str]:

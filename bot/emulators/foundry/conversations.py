@@ -34,7 +34,7 @@ def _same(item: Json) -> Json:
 
 
 class ConversationRoutes:
-    """Create, read, list and delete conversations and their items."""
+    """Create, read, update, list and delete conversations and their items."""
 
     def __init__(self, state: EmulatorState, config: EmulatorConfig) -> None:
         self._state = state
@@ -45,6 +45,7 @@ class ConversationRoutes:
         table.add("GET", "/openai/v1/conversations", "conversations.list", self.list_all)
         one = "/openai/v1/conversations/{conversation_id}"
         table.add("GET", one, "conversations.get", self.get)
+        table.add("POST", one, "conversations.update", self.update)
         table.add("DELETE", one, "conversations.delete", self.delete)
         table.add("POST", one + "/items", "conversations.items.create", self.add_items)
         table.add("GET", one + "/items", "conversations.items.list", self.list_items)
@@ -63,6 +64,15 @@ class ConversationRoutes:
 
     async def get(self, request: web.Request) -> web.Response:
         return ok(self._conversation(request).to_json())
+
+    async def update(self, request: web.Request) -> web.Response:
+        """Replace the metadata (the only field an update may change)."""
+        conversation = self._conversation(request)
+        body = await read_json(request)
+        if "metadata" not in body:
+            raise bad_request("Missing required parameter: 'metadata'.", param="metadata")
+        conversation.metadata = metadata(body["metadata"])
+        return ok(conversation.to_json())
 
     async def delete(self, request: web.Request) -> web.Response:
         conversation = self._conversation(request)

@@ -63,8 +63,11 @@ async def test_openai_client_runs_a_plot_turn_end_to_end(
     client: openai.AsyncOpenAI, agent: dict[str, Any], sales_csv: Path, emulator: FoundryEmulator
 ) -> None:
     """Conversation, upload, response, chart download, listing and clean-up all parse with openai's types."""
-    conversation = await client.conversations.create(metadata={"slack_thread": "C1:1712345678.000100"})
-    assert conversation.metadata == {"slack_thread": "C1:1712345678.000100"}
+    conversation = await client.conversations.create(metadata={"deployment": "d1"})
+    assert conversation.metadata == {"deployment": "d1"}
+    tagged = await client.conversations.update(conversation.id, metadata={"slack_thread": "C1:1712345678.000100"})
+    assert isinstance(tagged, Conversation)
+    assert tagged.metadata == {"slack_thread": "C1:1712345678.000100"}
     uploaded = await client.files.create(file=(sales_csv.name, sales_csv.read_bytes()), purpose="assistants")
     assert uploaded.id.startswith("assistant-")
     assert ("processed", sales_csv.stat().st_size, "sales.csv") == (uploaded.status, uploaded.bytes, uploaded.filename)

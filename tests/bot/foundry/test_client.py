@@ -11,7 +11,7 @@ import pytest
 
 from bot.agent import AgentRef, ensure_agent
 from bot.emulators.foundry import Fault, FoundryEmulator
-from bot.errors import ContainerExpired, ResponseFailed
+from bot.errors import ContainerExpired, FoundryNotFound, ResponseFailed
 from bot.foundry.client import FoundryClient, ResponseRequest
 from bot.foundry.events import AnnotationAdded, CodeDone, ResponseEvent, StreamEvent, TextDelta
 
@@ -131,6 +131,25 @@ async def test_conversation_carries_thread_tags(foundry: FoundryClient, emulator
     assert await foundry.delete_conversation(conversation.id) is True
     assert await foundry.delete_conversation(conversation.id) is False
     assert emulator.counters()["conversations"] == 0
+
+
+async def test_a_spare_conversation_is_tagged_with_its_thread_later(
+    foundry: FoundryClient, emulator: FoundryEmulator
+) -> None:
+    """Updating sends the whole metadata, which the service then holds; an unknown id is not found."""
+    made = await foundry.create_conversation({"deployment": "d1"})
+
+    updated = await foundry.update_conversation(made.id, {"deployment": "d1", "slack_thread": "T1:C1:171.0"})
+
+    assert updated.id == made.id
+    assert updated.metadata == {"deployment": "d1", "slack_thread": "T1:C1:171.0"}
+    assert emulator.state.conversations[made.id].metadata == updated.metadata
+    [sent] = [r for r in emulator.requests if r.route == "conversations.update"]
+    assert sent.method == "POST"
+    assert sent.path.endswith(f"/openai/v1/conversations/{made.id}")
+    assert sent.body == {"metadata": {"deployment": "d1", "slack_thread": "T1:C1:171.0"}}
+    with pytest.raises(FoundryNotFound):
+        await foundry.update_conversation("conv_gone", {"deployment": "d1"})
 
 
 async def test_response_runs_code_on_the_thread_file(

@@ -1,0 +1,131 @@
+"""A spare conversation made ahead: the next new thread asks its first question without waiting for one."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.emulators.foundry import Fault, FoundryEmulator
+from bot.emulators.slack import SlackEmulator
+from bot.emulators.slack.models import Channel, User
+
+from .harness import ControlledClock, Stack, python, running_bot, thread_conversations
+
+Pair = tuple[SlackEmulator, FoundryEmulator]
+
+
+async def ask(stack: Stack, user: User, channel: Channel, code: str) -> str:
+    """Start a thread with a question and wait until it is answered and the bot is idle; its root ts."""
+    root = await stack.slack.post_message(user, channel, f"<@{stack.slack.bot.id}> {python(code)}")
+    await stack.slack.wait_for_reply(channel, root.ts, contains="Done in", after=root.ts, timeout=20)
+    await stack.services.scheduler.wait_idle()
+    return root.ts
+
+
+def creates(foundry: FoundryEmulator) -> int:
+    return sum(1 for r in foundry.requests if r.route == "conversations.create")
+
+
+def asked_in(foundry: FoundryEmulator) -> list[str]:
+    """The conversation of each question, in order."""
+    return [r.body["conversation"] for r in foundry.requests if r.route == "responses.create" and r.body]
+
+
+async def spare_ids(stack: Stack) -> list[str]:
+    return [spare.conversation_id for spare in await stack.services.store.list_spare_conversations()]
+
+
+async def test_a_new_thread_asks_in_the_spare_made_after_the_last_one(stack: Stack) -> None:
+    """No conversation is opened on the second thread's path; the spare gets its thread's tags; a new spare follows."""
+    slack, foundry = stack.slack, stack.foundry
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    await ask(stack, alice, general, "print(1)")
+    [spare] = await spare_ids(stack)
+    assert foundry.state.conversations[spare].metadata == {"deployment": stack.settings.deployment}
+    made_before = creates(foundry)
+
+    second = await ask(stack, alice, general, "print(2)")
+
+    question = next(i for i, r in enumerate(foundry.requests) if r.route == "responses.create" and r.body
+                    and r.body["conversation"] == spare)  # fmt: skip
+    assert sum(1 for r in foundry.requests[:question] if r.route == "conversations.create") == made_before
+    assert thread_conversations(foundry)[spare] == {
+        "deployment": stack.settings.deployment,
+        "slack_team": slack.config.team_id,
+        "slack_channel": general.id,
+        "slack_thread_ts": second,
+    }
+    session = await stack.services.store.get_live_session(slack.config.team_id, general.id, second)
+    assert session is not None
+    assert session.conversation_id == spare
+    [next_spare] = await spare_ids(stack)
+    assert next_spare != spare
+    assert next_spare in foundry.state.conversations
+
+
+async def test_a_restarted_bot_hands_out_the_spare_the_last_process_made(pair: Pair, tmp_path: Path) -> None:
+    """The spare is in the database: the next process gives it to the next new thread."""
+    slack, foundry = pair
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    async with running_bot(slack, foundry, tmp_path / "bot.db") as stack:
+        await ask(stack, alice, general, "print(1)")
+        [spare] = await spare_ids(stack)
+    async with running_bot(slack, foundry, tmp_path / "bot.db") as stack:
+        await ask(stack, alice, general, "print(2)")
+        assert asked_in(foundry)[-1] == spare
+        assert spare not in await spare_ids(stack)
+
+
+async def test_a_spare_that_cannot_be_made_or_tagged_costs_the_thread_nothing(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Foundry refuses the tags and the next spare: the thread is answered, the next one opens its own."""
+    slack, foundry = stack.slack, stack.foundry
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    await ask(stack, alice, general, "print(1)")
+    [spare] = await spare_ids(stack)
+    foundry.faults.add(Fault(route="conversations.update", kind="status", status=400, count=1))
+    foundry.faults.add(Fault(route="conversations.create", kind="status", status=400, count=1))
+
+    with caplog.at_level(logging.WARNING, logger="bot.turns.spares"):
+        second = await ask(stack, alice, general, "print(2)")
+    third = await ask(stack, alice, general, "print(3)")
+
+    assert asked_in(foundry)[1] == spare
+    session = await stack.services.store.get_live_session(slack.config.team_id, general.id, second)
+    assert session is not None
+    assert session.conversation_id == spare  # the thread owns it, tags or not
+    assert [r.message.split(":")[0] for r in caplog.records] == [
+        f"could not tag conversation {spare} with its thread",
+        "could not make a spare conversation (new threads open their own)",
+    ]
+    third_conversation = asked_in(foundry)[2]
+    assert third_conversation != spare
+    assert thread_conversations(foundry)[third_conversation]["slack_thread_ts"] == third
+    assert len(await spare_ids(stack)) == 1  # and the spare after it was made again
+
+
+async def test_a_spare_older_than_a_day_is_deleted_not_handed_out(pair: Pair, tmp_path: Path) -> None:
+    """After two idle days the old spare is deleted from Foundry and a fresh one made."""
+    slack, foundry = pair
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    clock = ControlledClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    async with running_bot(slack, foundry, tmp_path / "bot.db", clock=clock) as stack:
+        await ask(stack, alice, general, "print(1)")
+        [stale] = await spare_ids(stack)
+        clock.advance(days=2)
+
+        await ask(stack, alice, general, "print(2)")
+
+        assert asked_in(foundry)[-1] != stale
+        assert stale not in foundry.state.conversations
+        [fresh] = await spare_ids(stack)
+        assert fresh != stale
+        assert fresh in foundry.state.conversations
