@@ -97,7 +97,8 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the store and the Foundry client, make sure the agent exists, and resume unfinished work."""
     timing = cleanup or CleanupTiming()
-    if parse_database_url(settings.database_url).in_memory:
+    in_memory = parse_database_url(settings.database_url).in_memory
+    if in_memory:
         logger.warning(
             "DATABASE_URL is sqlite:///:memory:, so the bot keeps nothing across a restart: threads lose "
             "their conversations and files, and what they used in Foundry is no longer cleaned up"
@@ -118,7 +119,8 @@ async def open_services(
         outputs = OutputPoster(foundry, slack, store, max_files=settings.max_output_files)
         usage = UsageBook(store, Prices.from_settings(settings), clock)
         gate = Gate(AccessPolicy(settings), DailyLimits(store, settings, clock), store, slack)
-        spares = SpareConversations(foundry, store, settings.deployment, clock=clock)
+        # A database in memory forgets its spare at exit, which would leave it in Foundry each time.
+        spares = SpareConversations(foundry, store, settings.deployment, clock=clock, keep=0 if in_memory else 1)
         deps = TurnDeps(
             settings=settings,
             store=store,

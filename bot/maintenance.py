@@ -48,9 +48,12 @@ class Report:
 async def sweep(store: Store, foundry: Foundry, settings: Settings, *, dry_run: bool) -> Report:
     """Delete (or list) this deployment's conversations and files that no active session owns."""
     report = Report()
+    # Listed before ownership is read, so a conversation the bot makes meanwhile is taken for a
+    # stray only if it is listed between Foundry making it and the store recording it.
+    tagged = await _tagged_conversations(foundry, settings)
     owned = {s.conversation_id for s in await store.list_sessions(states=[SessionState.ACTIVE]) if s.conversation_id}
     owned |= {spare.conversation_id for spare in await store.list_spare_conversations()}
-    for conversation in await _tagged_conversations(foundry, settings):
+    for conversation in tagged:
         if conversation.id not in owned:
             report.conversations.append(conversation.id)
             if not dry_run:

@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent import DEPLOYMENT_KEY, AgentRef
 from bot.config import Settings
-from bot.errors import BotError, FoundryError, FoundryUnavailable, ResponseFailed
+from bot.errors import BotError, FoundryError, FoundryNotFound, FoundryUnavailable, ResponseFailed
 from bot.files.intake import FileIntake
 from bot.files.names import safe_name
 from bot.foundry.client import Foundry, ResponseRequest
+from bot.foundry.events import StreamEvent
 from bot.foundry.models import Response
 from bot.governance.usage import UsageBook
 from bot.outputs.code import SHOW_CODE_ACTION, post_code
@@ -64,11 +67,12 @@ class TurnDeps:
 
 @dataclass
 class _Opened:
-    """A new thread's conversation; ``untagged`` holds the tags a spare still needs, ``tagging`` their update."""
+    """A new thread's conversation, its tags, whether it was a spare (tagged later), and whether its question went."""
 
     conversation_id: str
-    untagged: dict[str, str] | None = None
-    tagging: asyncio.Task[None] | None = None
+    tags: dict[str, str]
+    spare: bool = False
+    sent: bool = False
 
 
 @dataclass(frozen=True)
@@ -280,8 +284,6 @@ class TurnRunner:
         self._running[turn.id] = task
         try:
             response = await task
-            if opened is not None and opened.tagging is not None:
-                await asyncio.wait([opened.tagging])  # done long ago, as a rule; it never raises
         except asyncio.CancelledError:
             if turn.id not in self._stopped_by:
                 raise  # the bot is shutting down, not a Stop
@@ -289,6 +291,7 @@ class TurnRunner:
             raise StopRequested(self._stopped_by.pop(turn.id)) from None
         finally:
             self._running.pop(turn.id, None)
+            self._question_sent(opened)  # if it never was: stopped or failed before the stream opened
             restarted = await self._record_run(turn, session, observer)
         return _Run(response, tuple(observer.containers), restarted)
 
@@ -297,10 +300,13 @@ class TurnRunner:
         tags = self._thread_tags(thread)
         spare = await self._d.spares.take(session, agent_version=self._d.agent.version)
         if spare is not None:
-            return _Opened(spare, tags)
+            return _Opened(spare, tags, spare=True)
+        return _Opened(await self._new_conversation(session.id, tags), tags)
+
+    async def _new_conversation(self, session_id: int, tags: dict[str, str]) -> str:
         conversation = await self._d.foundry.create_conversation(tags)
-        await self._d.store.set_conversation_id(session.id, conversation.id, agent_version=self._d.agent.version)
-        return _Opened(conversation.id)
+        await self._d.store.set_conversation_id(session_id, conversation.id, agent_version=self._d.agent.version)
+        return conversation.id
 
     def _thread_tags(self, thread: ThreadKey) -> dict[str, str]:
         return {
@@ -311,12 +317,33 @@ class TurnRunner:
         }
 
     def _question_sent(self, opened: _Opened | None) -> None:
-        """The question is on its way to Foundry: now tag a spare the thread took, and make the next spare."""
-        if opened is None:
+        """The question is on its way to Foundry (or gave up): tag a spare the thread took, make the next one.
+
+        Once per new thread's first question; off its path, so nothing waits for either.
+        """
+        if opened is None or opened.sent:
             return
-        if opened.untagged is not None:
-            opened.tagging = self._d.spares.tag(opened.conversation_id, opened.untagged)
+        opened.sent = True
+        if opened.spare:
+            self._d.spares.tag(opened.conversation_id, opened.tags)
         self._d.spares.refill()
+
+    @asynccontextmanager
+    async def _response_stream(
+        self, turn: Turn, request: ResponseRequest, opened: _Opened | None
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        """The response's event stream; a spare conversation Foundry no longer has is replaced, once."""
+        async with AsyncExitStack() as stack:
+            try:
+                events = await stack.enter_async_context(self._d.foundry.stream_response(request))
+            except FoundryNotFound:
+                if opened is None or not opened.spare:
+                    raise
+                logger.warning("spare conversation %s is gone in Foundry; opening a new one", opened.conversation_id)
+                opened.conversation_id, opened.spare = await self._new_conversation(turn.session_id, opened.tags), False
+                request = request.model_copy(update={"conversation_id": opened.conversation_id})
+                events = await stack.enter_async_context(self._d.foundry.stream_response(request))
+            yield events
 
     async def _stream(
         self,
@@ -328,7 +355,7 @@ class TurnRunner:
         opened: _Opened | None,
     ) -> Response:
         try:
-            async with self._d.foundry.stream_response(request) as events:
+            async with self._response_stream(turn, request, opened) as events:
                 first.show()
                 self._question_sent(opened)
                 async for event in events:

@@ -31,10 +31,13 @@ logger = logging.getLogger(__name__)
 
 #: A spare made longer ago than this is deleted instead of handed to a thread.
 SPARE_MAX_AGE = timedelta(days=1)
+#: On shutdown, how long a spare being made (or tagged) may take to finish: cut off between
+#: Foundry making it and the store recording it, it would be left for a sweep.
+SETTLE_S = 2.0
 
 
 class SpareConversations:
-    """Keeps ``keep`` spare conversations; hands them to new threads; owns its background tasks."""
+    """Keeps ``keep`` spare conversations (0: none); hands them to new threads; owns its background tasks."""
 
     def __init__(self, foundry: Foundry, store: SpareStore, deployment: str, *, clock: Clock, keep: int = 1) -> None:
         self._foundry = foundry
@@ -48,6 +51,8 @@ class SpareConversations:
 
     async def take(self, session: Session, *, agent_version: str | None) -> str | None:
         """Give ``session`` a spare and return its conversation; None when there is none to give."""
+        if not self._keep:
+            return None
         made_after = self._clock() - SPARE_MAX_AGE
         taken = await self._store.take_spare_conversation(
             session.id, made_after=made_after, agent_version=agent_version
@@ -65,7 +70,7 @@ class SpareConversations:
 
     def refill(self) -> None:
         """Start making a spare in the background, unless one is being made or the bot is stopping."""
-        if self._closing or (self._filling is not None and not self._filling.done()):
+        if not self._keep or self._closing or (self._filling is not None and not self._filling.done()):
             return
         self._filling = self._spawn(self._fill(), "spare-conversation")
 
@@ -75,12 +80,15 @@ class SpareConversations:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def aclose(self) -> None:
-        """Start nothing more, cancel what runs and wait for it; kept spares stay for the next start."""
+        """Start nothing more, give what runs :data:`SETTLE_S` to finish, then cancel it; kept spares stay."""
         self._closing = True
         tasks = list(self._tasks)
-        for task in tasks:
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=SETTLE_S)
+        for task in late:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _tag(self, conversation_id: str, metadata: dict[str, str]) -> None:
         try:

@@ -101,10 +101,10 @@ async def test_a_spare_that_cannot_be_made_or_tagged_costs_the_thread_nothing(
     session = await stack.services.store.get_live_session(slack.config.team_id, general.id, second)
     assert session is not None
     assert session.conversation_id == spare  # the thread owns it, tags or not
-    assert [r.message.split(":")[0] for r in caplog.records] == [
+    assert {r.message.split(":")[0] for r in caplog.records} == {
         f"could not tag conversation {spare} with its thread",
         "could not make a spare conversation (new threads open their own)",
-    ]
+    }
     third_conversation = asked_in(foundry)[2]
     assert third_conversation != spare
     assert thread_conversations(foundry)[third_conversation]["slack_thread_ts"] == third
@@ -129,3 +129,71 @@ async def test_a_spare_older_than_a_day_is_deleted_not_handed_out(pair: Pair, tm
         [fresh] = await spare_ids(stack)
         assert fresh != stale
         assert fresh in foundry.state.conversations
+
+
+async def test_a_spare_deleted_behind_the_bots_back_is_replaced_and_the_question_answered(stack: Stack) -> None:
+    """Foundry no longer has the spare: the thread opens its own conversation and asks there."""
+    slack, foundry = stack.slack, stack.foundry
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    await ask(stack, alice, general, "print(1)")
+    [spare] = await spare_ids(stack)
+    assert await stack.services.foundry.delete_conversation(spare)
+
+    second = await ask(stack, alice, general, "print(2)")
+
+    refused, replaced = asked_in(foundry)[1:]
+    assert refused == spare
+    assert [r.status for r in foundry.requests if r.route == "responses.create"][1:] == [404, 200]
+    assert thread_conversations(foundry)[replaced]["slack_thread_ts"] == second
+    session = await stack.services.store.get_live_session(slack.config.team_id, general.id, second)
+    assert session is not None
+    assert session.conversation_id == replaced
+
+
+async def test_a_spare_whose_first_question_fails_still_gets_its_thread_tags(stack: Stack) -> None:
+    """Foundry refuses the question before its stream opens: the thread's conversation is tagged anyway."""
+    slack, foundry = stack.slack, stack.foundry
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    await ask(stack, alice, general, "print(1)")
+    [spare] = await spare_ids(stack)
+    foundry.faults.add(Fault(route="responses.create", kind="status", status=400, count=1))
+
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {python('print(2)')}")
+    await slack.wait_for_reply(general, root.ts, contains="Couldn't finish", after=root.ts, timeout=20)
+    await stack.services.scheduler.wait_idle()
+
+    assert thread_conversations(foundry)[spare]["slack_thread_ts"] == root.ts
+    [next_spare] = await spare_ids(stack)
+    assert next_spare != spare
+
+
+async def test_a_bot_on_a_database_in_memory_keeps_no_spare(pair: Pair, tmp_path: Path) -> None:
+    """It would forget the spare at exit and leave it in Foundry: none is made."""
+    slack, foundry = pair
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    async with running_bot(slack, foundry, tmp_path / "unused.db", database_url="sqlite:///:memory:") as stack:
+        await ask(stack, alice, general, "print(1)")
+        await ask(stack, alice, general, "print(2)")
+        assert await spare_ids(stack) == []
+    assert creates(foundry) == 2
+    assert len(foundry.state.conversations) == 2
+
+
+async def test_a_spare_being_made_at_shutdown_is_recorded_not_left_behind(pair: Pair, tmp_path: Path) -> None:
+    """Stopping while Foundry makes the next spare waits for it, so the next start knows about it."""
+    slack, foundry = pair
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    async with running_bot(slack, foundry, tmp_path / "bot.db") as stack:
+        await ask(stack, alice, general, "print(1)")
+        foundry.faults.add(Fault(route="conversations.create", kind="delay", delay_s=0.5, count=1))
+        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {python('print(2)')}")
+        await slack.wait_for_reply(general, root.ts, contains="Done in", after=root.ts, timeout=20)
+        assert any(r.route == "conversations.create" and r.status is None for r in foundry.requests)
+    async with running_bot(slack, foundry, tmp_path / "bot.db") as stack:
+        [kept] = await spare_ids(stack)
+        assert kept in foundry.state.conversations
+        assert set(foundry.state.conversations) == {*thread_conversations(foundry), kept}

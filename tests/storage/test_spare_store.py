@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from storage import Session, SpareConversation, Store
+from storage import Session, SpareConversation, Store, open_store
 
 from .helpers import START, ManualClock
 
@@ -99,3 +99,19 @@ async def test_drop_forgets_a_spare_once(store: Store) -> None:
     assert await store.drop_spare_conversation("conv_1")
     assert not await store.drop_spare_conversation("conv_1")
     assert await store.list_spare_conversations() == []
+
+
+async def test_two_processes_on_one_database_never_take_the_same_spare(db_url: str, clock: ManualClock) -> None:
+    """Two stores on one file (two bot processes) asking at once: one of them gets the spare."""
+    async with open_store(db_url, clock=clock) as one, open_store(db_url, clock=clock) as two:
+        await one.add_spare_conversation("conv_only")
+        first = await _new_session(one, "1700000000.000001")
+        second = await _new_session(two, "1700000000.000002")
+
+        taken = await asyncio.gather(
+            one.take_spare_conversation(first.id, made_after=START),
+            two.take_spare_conversation(second.id, made_after=START),
+        )
+
+        assert [t.conversation_id for t in taken if t is not None] == ["conv_only"]
+        assert await two.list_spare_conversations() == []
