@@ -160,6 +160,7 @@ async def open_services(
         try:
             yield services
         finally:
+            spares.close()
             await lifecycle.aclose()
             await scheduler.aclose()
             await statuses.aclose()

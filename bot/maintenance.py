@@ -51,8 +51,9 @@ async def sweep(store: Store, foundry: Foundry, settings: Settings, *, dry_run: 
     # Listed before ownership is read, so a conversation the bot makes meanwhile is taken for a
     # stray only if it is listed between Foundry making it and the store recording it.
     tagged = await _tagged_conversations(foundry, settings)
-    owned = {s.conversation_id for s in await store.list_sessions(states=[SessionState.ACTIVE]) if s.conversation_id}
-    owned |= {spare.conversation_id for spare in await store.list_spare_conversations()}
+    # Spares before sessions: a conversation only ever moves from the spares to a session.
+    owned = {spare.conversation_id for spare in await store.list_spare_conversations()}
+    owned |= {s.conversation_id for s in await store.list_sessions(states=[SessionState.ACTIVE]) if s.conversation_id}
     for conversation in tagged:
         if conversation.id not in owned:
             report.conversations.append(conversation.id)

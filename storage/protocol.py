@@ -77,6 +77,10 @@ class SessionStore(Protocol):
         """Remember the Foundry conversation (and agent version) the session talks to."""
         ...
 
+    async def forget_conversation(self, session_id: int, conversation_id: str) -> Session | None:
+        """The session no longer has ``conversation_id`` (Foundry lost it); None if it had another."""
+        ...
+
     async def touch_session(self, session_id: int) -> Session | None:
         """Record activity now, which postpones the idle time-out."""
         ...

@@ -279,20 +279,22 @@ class TurnRunner:
             metadata={"slack_thread": thread.tag()},
         )
         observer = RunObserver()
-        self._stop_if_asked(turn)  # Stop pressed while the conversation was opened
-        task = asyncio.create_task(self._stream(turn, request, observer, status, first, opened))
-        self._running[turn.id] = task
         try:
-            response = await task
-        except asyncio.CancelledError:
-            if turn.id not in self._stopped_by:
-                raise  # the bot is shutting down, not a Stop
-            await self._cancel_remote(observer.response_id)
-            raise StopRequested(self._stopped_by.pop(turn.id)) from None
+            self._stop_if_asked(turn)  # Stop pressed while the conversation was opened
+            task = asyncio.create_task(self._stream(turn, request, observer, status, first, opened))
+            self._running[turn.id] = task
+            try:
+                response = await task
+            except asyncio.CancelledError:
+                if turn.id not in self._stopped_by:
+                    raise  # the bot is shutting down, not a Stop
+                await self._cancel_remote(observer.response_id)
+                raise StopRequested(self._stopped_by.pop(turn.id)) from None
+            finally:
+                self._running.pop(turn.id, None)
+                restarted = await self._record_run(turn, session, observer)
         finally:
-            self._running.pop(turn.id, None)
             self._question_sent(opened)  # if it never was: stopped or failed before the stream opened
-            restarted = await self._record_run(turn, session, observer)
         return _Run(response, tuple(observer.containers), restarted)
 
     async def _open_conversation(self, session: Session, thread: ThreadKey) -> _Opened:
@@ -337,13 +339,29 @@ class TurnRunner:
             try:
                 events = await stack.enter_async_context(self._d.foundry.stream_response(request))
             except FoundryNotFound:
-                if opened is None or not opened.spare:
+                if opened is None or not opened.spare or not await self._spare_is_gone(opened):
                     raise
                 logger.warning("spare conversation %s is gone in Foundry; opening a new one", opened.conversation_id)
-                opened.conversation_id, opened.spare = await self._new_conversation(turn.session_id, opened.tags), False
+                # Forgotten first: if opening a new one fails, the thread's next question opens its own.
+                await self._d.store.forget_conversation(turn.session_id, opened.conversation_id)
+                opened.conversation_id = await self._new_conversation(turn.session_id, opened.tags)
                 request = request.model_copy(update={"conversation_id": opened.conversation_id})
                 events = await stack.enter_async_context(self._d.foundry.stream_response(request))
             yield events
+
+    async def _spare_is_gone(self, opened: _Opened) -> bool:
+        """Whether Foundry no longer has the spare (a refused question may be about something else).
+
+        Asked by tagging it with its thread, which was due anyway; True only when that finds nothing.
+        """
+        opened.spare = False  # tagged here, or not at all
+        try:
+            await self._d.foundry.update_conversation(opened.conversation_id, opened.tags)
+        except FoundryNotFound:
+            return True
+        except FoundryError as exc:
+            logger.warning("could not tag conversation %s with its thread: %s", opened.conversation_id, exc)
+        return False
 
     async def _stream(
         self,

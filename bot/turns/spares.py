@@ -79,16 +79,22 @@ class SpareConversations:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def aclose(self) -> None:
-        """Start nothing more, give what runs :data:`SETTLE_S` to finish, then cancel it; kept spares stay."""
+    def close(self) -> None:
+        """Start nothing more (before turns are cancelled at shutdown: a cancelled first question makes no spare)."""
         self._closing = True
+
+    async def aclose(self) -> None:
+        """:meth:`close`, give what runs :data:`SETTLE_S` to finish, then cancel it; kept spares stay."""
+        self.close()
         tasks = list(self._tasks)
         if not tasks:
             return
-        _, late = await asyncio.wait(tasks, timeout=SETTLE_S)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        try:
+            await asyncio.wait(tasks, timeout=SETTLE_S)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _tag(self, conversation_id: str, metadata: dict[str, str]) -> None:
         try:

@@ -95,6 +95,14 @@ class SqliteSessions(Queries):
             {"id": session_id, "conversation_id": conversation_id, "agent_version": agent_version},
         )
 
+    async def forget_conversation(self, session_id: int, conversation_id: str) -> Session | None:
+        return await self._update_session(
+            "forget conversation",
+            "UPDATE sessions SET conversation_id = NULL WHERE id = :id AND conversation_id = :conversation_id "
+            "RETURNING *",
+            {"id": session_id, "conversation_id": conversation_id},
+        )
+
     async def touch_session(self, session_id: int) -> Session | None:
         return await self._update_session(
             "touch session",

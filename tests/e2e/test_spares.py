@@ -169,6 +169,52 @@ async def test_a_spare_whose_first_question_fails_still_gets_its_thread_tags(sta
     assert next_spare != spare
 
 
+async def test_a_spare_that_is_gone_and_cannot_be_replaced_leaves_the_thread_able_to_ask_again(
+    stack: Stack,
+) -> None:
+    """Foundry lost the spare and refuses a new conversation: that question fails, the next one is answered."""
+    slack, foundry = stack.slack, stack.foundry
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    await ask(stack, alice, general, "print(1)")
+    [spare] = await spare_ids(stack)
+    assert await stack.services.foundry.delete_conversation(spare)
+    foundry.faults.add(Fault(route="conversations.create", kind="status", status=400, count=1))
+
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {python('print(2)')}")
+    await slack.wait_for_reply(general, root.ts, contains="Couldn't finish", after=root.ts, timeout=20)
+    await slack.post_message(alice, general, python("print(3 * 333)"), thread_ts=root.ts)
+    await slack.wait_for_reply(general, root.ts, contains="999", after=root.ts, timeout=20)
+    await stack.services.scheduler.wait_idle()
+
+    session = await stack.services.store.get_live_session(slack.config.team_id, general.id, root.ts)
+    assert session is not None
+    assert asked_in(foundry)[-1] == session.conversation_id
+    assert thread_conversations(foundry)[session.conversation_id]["slack_thread_ts"] == root.ts
+
+
+async def test_a_refusal_not_about_the_spare_replaces_nothing(stack: Stack) -> None:
+    """The agent version is gone, not the spare: the question fails, the spare stays the thread's, none is left over."""
+    slack, foundry = stack.slack, stack.foundry
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice])
+    await ask(stack, alice, general, "print(1)")
+    [spare] = await spare_ids(stack)
+    agent = stack.services.agent
+    assert await stack.services.foundry.delete_agent_version(agent.name, agent.version)
+
+    root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {python('print(2)')}")
+    await slack.wait_for_reply(general, root.ts, contains="Couldn't finish", after=root.ts, timeout=20)
+    await stack.services.scheduler.wait_idle()
+
+    assert asked_in(foundry)[1:] == [spare]
+    assert thread_conversations(foundry)[spare]["slack_thread_ts"] == root.ts
+    [session_1, session_2] = sorted(await stack.services.store.list_sessions(), key=lambda s: s.id)
+    [next_spare] = await spare_ids(stack)
+    assert session_2.conversation_id == spare
+    assert set(foundry.state.conversations) == {session_1.conversation_id, spare, next_spare}
+
+
 async def test_a_bot_on_a_database_in_memory_keeps_no_spare(pair: Pair, tmp_path: Path) -> None:
     """It would forget the spare at exit and leave it in Foundry: none is made."""
     slack, foundry = pair
@@ -190,9 +236,12 @@ async def test_a_spare_being_made_at_shutdown_is_recorded_not_left_behind(pair: 
     async with running_bot(slack, foundry, tmp_path / "bot.db") as stack:
         await ask(stack, alice, general, "print(1)")
         foundry.faults.add(Fault(route="conversations.create", kind="delay", delay_s=0.5, count=1))
-        root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {python('print(2)')}")
-        await slack.wait_for_reply(general, root.ts, contains="Done in", after=root.ts, timeout=20)
-        assert any(r.route == "conversations.create" and r.status is None for r in foundry.requests)
+        await slack.post_message(alice, general, f"<@{slack.bot.id}> {python('print(2)')}")
+        await slack.wait_for(
+            lambda: any(r.route == "conversations.create" and r.status is None for r in foundry.requests),
+            timeout=20,
+            description="the next spare on its way",
+        )
     async with running_bot(slack, foundry, tmp_path / "bot.db") as stack:
         [kept] = await spare_ids(stack)
         assert kept in foundry.state.conversations

@@ -161,10 +161,14 @@ async def test_stop_while_the_conversation_opens_keeps_the_question_from_foundry
     await slack.settle()
     await stack.services.scheduler.wait_idle()
 
-    assert [r.route for r in stack.foundry.requests if (r.route or "").startswith(("conversations", "responses"))] == [
-        "conversations.create"
-    ]
+    assert not any(r.route == "responses.create" for r in stack.foundry.requests)
     assert not any("scripted model" in t for t in bot_texts(slack, general, root.ts))
+    [spare] = await stack.services.store.list_spare_conversations()  # made for the next thread all the same
+    [session] = await stack.services.store.list_sessions()
+    assert {r.route for r in stack.foundry.requests if (r.route or "").startswith("conversations")} == {
+        "conversations.create"
+    }
+    assert set(stack.foundry.state.conversations) == {spare.conversation_id, session.conversation_id}
 
 
 def _message(slack: SlackEmulator, channel: object, root_ts: str, ts: str) -> str | None:

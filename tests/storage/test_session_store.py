@@ -87,6 +87,18 @@ async def test_set_conversation_id_keeps_agent_version_when_omitted(store: Store
     assert (updated.conversation_id, updated.agent_version) == ("conv_2", "3")
 
 
+async def test_forget_conversation_only_forgets_the_one_named(store: Store, session: Session) -> None:
+    """A session forgets the conversation Foundry lost, not one it was given meanwhile."""
+    await store.set_conversation_id(session.id, "conv_2")
+
+    assert await store.forget_conversation(session.id, "conv_1") is None
+    forgotten = await store.forget_conversation(session.id, "conv_2")
+
+    assert forgotten is not None
+    assert forgotten.conversation_id is None
+    assert await store.get_session(session.id) == forgotten
+
+
 async def test_touch_session_moves_last_activity(store: Store, session: Session, clock: ManualClock) -> None:
     """Touching a session records the clock's time as its last activity."""
     later = clock.advance(hours=2)
