@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.agent import agent_definition, definition_hash
 from bot.config import Settings
-from bot.errors import BotError
+from bot.errors import BotError, FoundryUnavailable
 from bot.foundry.connect import open_foundry
 from bot.manifest import BOT_SCOPES
 from bot.slack.client import TOKEN_REFUSALS, UNREACHABLE, build_web_client, open_socket_mode_url
@@ -122,6 +122,15 @@ async def check_foundry(settings: Settings) -> list[Finding]:
     try:
         async with open_foundry(settings) as foundry:
             versions = await foundry.list_agent_versions(settings.agent_name)
+    except FoundryUnavailable as exc:
+        return [
+            Finding(
+                False,
+                "foundry",
+                f"no answer from {settings.azure_ai_project_endpoint} ({exc}); check the network, a proxy or "
+                "firewall in between, and AZURE_AI_PROJECT_ENDPOINT",
+            )
+        ]
     except BotError as exc:
         return [Finding(False, "foundry", f"{exc.user_message} ({exc})")]
     digest = definition_hash(agent_definition(settings))

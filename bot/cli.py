@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", "run the bot between the Slack and Foundry emulators and play a conversation")
     sweep = command("sweep", "delete this deployment's conversations and files no live session owns")
     sweep.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
-    teardown = command("teardown", "end every session and delete everything this deployment made")
+    teardown = command("teardown", "end every session and delete everything this deployment made (stop the bot first)")
     teardown.add_argument("--yes", action="store_true", help="really do it (without: only say what would go)")
     emulate = command("emulate", "run a loopback emulator on its own")
     emulate.add_argument("service", choices=["foundry"], help="which service to emulate")
@@ -191,11 +191,22 @@ async def maintain(settings: Settings, command: str, *, dry_run: bool) -> int:
     for line in report.lines(dry_run=dry_run):
         print(line)
     if dry_run and command == "teardown":
-        print("Nothing was changed. Run `python -m bot teardown --yes` to do it.")
+        print(
+            "Nothing was changed. Stop the bot first (a running bot goes on making conversations, and can't "
+            "answer once its agent is gone), then run `python -m bot teardown --yes`."
+        )
     return 1 if report.unfinished_jobs else 0
 
 
 async def _emulate_foundry(host: str, port: int) -> int:
+    try:
+        return await _serve_foundry_emulator(host, port)
+    except OSError as exc:  # the port is in use, or the address isn't this machine's
+        print(f"error: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port", file=sys.stderr)
+        return 1
+
+
+async def _serve_foundry_emulator(host: str, port: int) -> int:
     async with FoundryEmulator(EmulatorConfig(), host=host, port=port) as emulator:
         print("# Foundry emulator running. Point a bot at it: run these in the bot's shell. The two", flush=True)
         print("# IDENTITY_ variables must be in the environment itself: a .env file doesn't reach the credential.")

@@ -148,6 +148,20 @@ class Settings(BaseSettings):
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
 
+    @field_validator("slack_bot_token", mode="before")
+    @classmethod
+    def _bot_token_trimmed(cls, value: Any) -> Any:
+        """Spaces or a line break pasted around the token, as for the other secrets."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("archive_reaction", mode="before")
+    @classmethod
+    def _reaction_name(cls, value: Any) -> Any:
+        """``:white_check_mark:`` as typed in Slack means ``white_check_mark``, the name events carry."""
+        return value.strip().strip(":") if isinstance(value, str) else value
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_shape(cls, value: SecretStr) -> SecretStr:

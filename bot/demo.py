@@ -41,6 +41,12 @@ class Step:
     expect: str
 
 
+NEXT_STEPS = """
+Next: `python -m bot emulate foundry` runs the Foundry emulator on its own, for `python -m bot check`
+and `python -m bot run` to try against; README.md, "Running it for real", connects a real Slack app
+and Foundry project."""
+
+
 class DemoFailed(Exception):
     """A step of the demo did not happen."""
 
@@ -60,6 +66,7 @@ async def run_demo(*, patience: float = 60.0) -> int:
                 print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
                 return 1
     print("\nAll demo steps happened.")
+    print(NEXT_STEPS)
     return 0
 
 

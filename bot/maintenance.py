@@ -26,6 +26,9 @@ class Report:
 
     conversations: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    #: Spare conversations made ahead for new threads: a sweep keeps them, teardown deletes them.
+    spares: list[str] = field(default_factory=list)
+    spares_deleted: bool = False
     sessions: int = 0
     agent_versions: list[str] = field(default_factory=list)
     unfinished_jobs: int = 0
@@ -35,8 +38,17 @@ class Report:
         verb = "would delete" if dry_run else "deleted"
         lines = []
         if self.sessions:
-            lines.append(f"{'would end' if dry_run else 'ended'} {self.sessions} live session(s)")
+            lines.append(
+                f"{'would end' if dry_run else 'ended'} {self.sessions} live session(s), with the conversation, "
+                "files and sandboxes each one used"
+            )
         lines.append(f"{verb} {len(self.conversations)} conversation(s)" + _ids(self.conversations))
+        if self.spares:
+            what = "spare conversation(s) made ahead for new threads"
+            if self.spares_deleted:
+                lines.append(f"(of those, {len(self.spares)} {what})")
+            else:
+                lines.append(f"kept {len(self.spares)} {what}" + _ids(self.spares))
         lines.append(f"{verb} {len(self.files)} file(s)" + _ids(self.files))
         if self.agent_versions:
             lines.append(f"{verb} agent version(s) {', '.join(self.agent_versions)}")
@@ -52,7 +64,8 @@ async def sweep(store: Store, foundry: Foundry, settings: Settings, *, dry_run: 
     # stray only if it is listed between Foundry making it and the store recording it.
     tagged = await _tagged_conversations(foundry, settings)
     # Spares before sessions: a conversation only ever moves from the spares to a session.
-    owned = {spare.conversation_id for spare in await store.list_spare_conversations()}
+    report.spares = [spare.conversation_id for spare in await store.list_spare_conversations()]
+    owned = set(report.spares)
     owned |= {s.conversation_id for s in await store.list_sessions(states=[SessionState.ACTIVE]) if s.conversation_id}
     for conversation in tagged:
         if conversation.id not in owned:
@@ -85,6 +98,7 @@ async def teardown(
                 await foundry.delete_conversation(spare)
     report = await sweep(store, foundry, settings, dry_run=dry_run)
     report.conversations[:0] = spares
+    report.spares, report.spares_deleted = spares, True
     report.sessions = len(active)
     report.unfinished_jobs = 0 if dry_run else len(left)
     for version in await foundry.list_agent_versions(settings.agent_name):

@@ -35,7 +35,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.config import Settings
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError
 from bot.slack.client import TOKEN_REFUSALS, UNREACHABLE, open_socket_mode_url
 from bot.slack.ingress import ignorable, ignorable_body
 
@@ -146,7 +146,15 @@ async def serve(
     connecting: asyncio.Task[None] | None = None
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # in use, or an address this machine doesn't have
+            raise ConfigError(
+                [
+                    f"cannot listen on HOST={settings.host} PORT={settings.port} ({exc.strerror or exc}); "
+                    "set PORT to a free port, or HOST to an address of this machine"
+                ]
+            ) from exc
         url = _bound_url(runner, settings)
         if socket_handler is not None:
             connecting = asyncio.create_task(_connect(socket_handler, url), name="socket-mode-connect")

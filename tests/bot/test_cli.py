@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -9,6 +10,24 @@ import httpx
 import pytest
 
 from bot import cli
+
+
+def test_emulate_foundry_on_a_port_in_use_says_so_in_one_line() -> None:
+    """Another program on --port: one line saying which and what to do, no traceback, exit status 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "emulate", "foundry", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port} (")
+    assert "choose another --port" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_emulate_foundry_prints_the_variables_that_point_a_bot_at_it() -> None:

@@ -96,6 +96,19 @@ def test_signing_secret_loses_the_spaces_pasted_around_it(monkeypatch: pytest.Mo
     assert secret.get_secret_value() == "8f742231b10e8888abcd99yyyzzz85a5"
 
 
+def test_bot_token_loses_the_spaces_pasted_around_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like the other secrets: a token copied with a leading space is the token, not a malformed one."""
+    _set(monkeypatch, {**REQUIRED, "SLACK_BOT_TOKEN": " xoxb-1-test\n"})
+    assert load_settings().slack_bot_token.get_secret_value() == "xoxb-1-test"
+
+
+@pytest.mark.parametrize("typed", ["white_check_mark", ":white_check_mark:", " :white_check_mark: "])
+def test_archive_reaction_is_the_emoji_name_however_it_is_typed(monkeypatch: pytest.MonkeyPatch, typed: str) -> None:
+    """Slack's reaction events carry the name without colons; the setting is compared with that."""
+    _set(monkeypatch, {**REQUIRED, "ARCHIVE_REACTION": typed})
+    assert load_settings().archive_reaction == "white_check_mark"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "fragment"),
     [

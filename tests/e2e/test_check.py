@@ -64,6 +64,20 @@ async def test_check_reports_slack_out_of_reach_and_still_checks_the_rest(
     assert {f.area for f in findings if f.ok} >= {"foundry", "database"}
 
 
+async def test_check_reports_foundry_out_of_reach_naming_the_setting(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """No answer from the project endpoint is one line saying where it looked and which setting to check."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    nowhere = f"http://127.0.0.1:{free_port()}/api/projects/nowhere"
+    findings = await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db", azure_ai_project_endpoint=nowhere))
+    failed = [f for f in findings if not f.ok]
+    assert [f.area for f in failed] == ["foundry"]
+    assert failed[0].text.startswith(f"no answer from {nowhere}")
+    assert "AZURE_AI_PROJECT_ENDPOINT" in failed[0].text
+
+
 @pytest.mark.parametrize("good", [True, False])
 async def test_check_in_socket_mode_tries_the_app_token(
     pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, good: bool

@@ -23,3 +23,4 @@ def test_demo_plays_every_step_and_exits_zero(tmp_path: Path) -> None:
     assert "ok: Show code posted the code that ran" in result.stdout
     assert (tmp_path / "demo-output" / "sales_chart.png").read_bytes().startswith(b"\x89PNG")
     assert "All demo steps happened." in result.stdout
+    assert "Next: `python -m bot emulate foundry`" in result.stdout

@@ -66,6 +66,11 @@ async def test_sweep_keeps_live_threads(stack: Stack) -> None:
     report = await sweep(store, stack.services.foundry, stack.settings, dry_run=False)
     assert (report.conversations, report.files) == ([], [])
     assert set(stack.foundry.state.conversations) == {session.conversation_id, spare.conversation_id}
+    assert report.lines(dry_run=False) == [
+        "deleted 0 conversation(s)",
+        f"kept 1 spare conversation(s) made ahead for new threads: {spare.conversation_id}",
+        "deleted 0 file(s)",
+    ]
 
 
 async def test_teardown_leaves_nothing_of_the_deployment(stack: Stack) -> None:
@@ -86,6 +91,11 @@ async def test_teardown_leaves_nothing_of_the_deployment(stack: Stack) -> None:
     assert preview.agent_versions == ["1"]
     assert preview.conversations == [spare.conversation_id]  # the thread's goes with its session
     assert stack.foundry.counters()["conversations"] == 2
+    assert preview.lines(dry_run=True)[:3] == [
+        "would end 1 live session(s), with the conversation, files and sandboxes each one used",
+        f"would delete 1 conversation(s): {spare.conversation_id}",
+        "(of those, 1 spare conversation(s) made ahead for new threads)",
+    ]
 
     report = await teardown(services.store, services.foundry, services.lifecycle, stack.settings, dry_run=False)
     assert report.unfinished_jobs == 0
@@ -117,5 +127,5 @@ async def test_teardown_command_without_yes_changes_nothing(
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     assert "would delete agent version(s) 1" in out.decode()
-    assert "Nothing was changed" in out.decode()
+    assert "Nothing was changed. Stop the bot first" in out.decode()
     assert foundry.counters()["agent_versions"] == 1

@@ -86,6 +86,25 @@ async def test_a_refused_app_token_stops_start_up_naming_the_variable(
     assert "Unclosed" not in stderr.decode()  # nothing was left open on the way out
 
 
+async def test_a_port_in_use_stops_start_up_in_one_line_naming_the_setting(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """Another program listening on PORT: the bot says so and exits, without a traceback."""
+    slack, foundry = pair
+    taken = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    env = bot_environment(slack, foundry, tmp_path, HOST="127.0.0.1", PORT=str(port))
+    try:
+        async with bot_process(env, tmp_path) as process:
+            _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        taken.close()
+        await taken.wait_closed()
+    assert process.returncode == 1
+    assert f"cannot listen on HOST=127.0.0.1 PORT={port}" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+
+
 async def test_slack_failing_to_open_a_connection_does_not_stop_start_up(
     pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
 ) -> None:
