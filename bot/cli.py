@@ -28,7 +28,7 @@ from bot.foundry.connect import open_foundry
 from bot.lifecycle import Lifecycle
 from bot.maintenance import sweep, teardown
 from bot.metrics import render_metrics
-from bot.server import check_app_token, serve
+from bot.server import check_app_token, check_bot_token, serve
 from bot.slack.client import build_web_client
 from storage import open_store
 
@@ -145,6 +145,7 @@ async def run_bot(settings: Settings) -> int:
 
 async def _serve_until(stop: asyncio.Event, started: asyncio.Event, settings: Settings) -> None:
     await check_app_token(settings)  # a refused token stops start-up before anything is changed
+    await check_bot_token(settings)
     async with open_services(settings) as services:
         bolt = create_app(settings, services)
         async with serve(settings, bolt, metrics=partial(render_metrics, services.store)) as url:

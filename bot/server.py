@@ -5,6 +5,7 @@ In Socket Mode, start-up first asks Slack for a connection once, for at most ten
 bot with a message naming ``SLACK_APP_TOKEN``. The connection itself is made in the background by
 :func:`serve` (slack_sdk retries it every ten seconds while Slack can't be reached, one warning
 line each time), so a stop signal is heard meanwhile, and ``/healthz`` answers 503 until it is up.
+In HTTP mode, start-up asks ``auth.test`` about the bot token instead (:func:`check_bot_token`).
 
 Both serve ``GET /healthz`` and ``GET /metrics`` on ``HOST:PORT``. HTTP mode also serves ``POST /slack/events`` for
 events, slash commands and buttons. Each request's signature and timestamp are checked before anything else
@@ -36,7 +37,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.config import Settings
 from bot.errors import BotError, ConfigError
-from bot.slack.client import TOKEN_REFUSALS, UNREACHABLE, open_socket_mode_url
+from bot.slack.client import TOKEN_REFUSALS, UNREACHABLE, build_web_client, open_socket_mode_url
 from bot.slack.ingress import ignorable, ignorable_body
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,15 @@ def signed_by_slack(verifier: SignatureVerifier, body: str, timestamp: str | Non
     if not timestamp or not (timestamp.isascii() and timestamp.isdigit()) or not signature:
         return False  # the verifier would fail on a timestamp that is not a number
     return verifier.is_valid(body, timestamp, signature)
+
+
+class BotTokenRefused(BotError):
+    """Slack refused the bot token: nothing the bot would post could go out."""
+
+    user_message = (
+        "Slack refused SLACK_BOT_TOKEN. Under OAuth & Permissions, copy the Bot User OAuth Token "
+        "(xoxb-…) into SLACK_BOT_TOKEN, reinstalling the app if it was removed."
+    )
 
 
 class SocketModeRefused(BotError):
@@ -197,6 +207,34 @@ async def check_app_token(settings: Settings) -> None:
     except UNREACHABLE as exc:
         logger.warning(
             "Slack can't be reached to open Socket Mode (%s: %s); trying again in the background",
+            type(exc).__name__,
+            exc,
+        )
+
+
+async def check_bot_token(settings: Settings) -> None:
+    """In HTTP mode, ask Slack once (``auth.test``, at most ten seconds) whether the bot token works.
+
+    Socket Mode finds out through its own connection; in HTTP mode nothing else would tell before
+    the first event. A refused token stops start-up; Slack out of reach or failing is a warning,
+    and the bot starts (events may still arrive, and Slack may be back by then).
+    """
+    if settings.socket_mode:
+        return
+    client = build_web_client(settings)
+    try:
+        async with asyncio.timeout(PREFLIGHT_S):
+            await client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in TOKEN_REFUSALS:
+            raise BotTokenRefused(f"auth.test: {error}") from None
+        logger.warning("Slack couldn't check the bot token just now (auth.test: %s)", error)
+    except UNREACHABLE as exc:
+        logger.warning(
+            "Slack can't be reached at %s (%s: %s): the bot starts, but can't answer until it can; "
+            "check the network and SLACK_API_URL",
+            settings.slack_api_url,
             type(exc).__name__,
             exc,
         )

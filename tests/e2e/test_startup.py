@@ -86,6 +86,38 @@ async def test_a_refused_app_token_stops_start_up_naming_the_variable(
     assert "Unclosed" not in stderr.decode()  # nothing was left open on the way out
 
 
+async def test_a_refused_bot_token_stops_start_up_in_http_mode_naming_the_variable(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """HTTP mode asks Slack about SLACK_BOT_TOKEN at start-up: a refusal ends it before Foundry is touched."""
+    slack, foundry = pair
+    env = bot_environment(slack, foundry, tmp_path, SLACK_BOT_TOKEN="xoxb-0-0-wrong")
+    async with bot_process(env, tmp_path) as process:
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    assert "Slack refused SLACK_BOT_TOKEN" in stderr.decode()
+    assert "xoxb-0-0-wrong" not in stderr.decode()
+    assert foundry.state.agents == {}
+
+
+async def test_slack_out_of_reach_in_http_mode_is_a_warning_and_the_bot_starts(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """No answer from SLACK_API_URL: one warning naming it; the bot serves, and a stop signal ends it."""
+    slack, foundry = pair
+    nowhere = f"http://127.0.0.1:{free_port()}/api/"
+    env = bot_environment(slack, foundry, tmp_path, SLACK_API_URL=nowhere)
+    async with bot_process(env, tmp_path) as process:
+        assert await health(f"http://127.0.0.1:{env['PORT']}", process) == 200
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0
+    [warning] = [line for line in stderr.decode().splitlines() if "can't be reached" in line]
+    assert "WARNING" in warning
+    assert nowhere in warning
+    assert "SLACK_API_URL" in warning
+
+
 async def test_a_port_in_use_stops_start_up_in_one_line_naming_the_setting(
     pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
 ) -> None:
