@@ -161,10 +161,12 @@ async def open_services(
             yield services
         finally:
             spares.close()
-            await lifecycle.aclose()
-            await scheduler.aclose()
-            await statuses.aclose()
-            await spares.aclose()
+            try:
+                await lifecycle.aclose()
+                await scheduler.aclose()
+                await statuses.aclose()
+            finally:
+                await spares.aclose()
 
 
 async def settle(statuses: StatusBoard, spares: SpareConversations) -> None:

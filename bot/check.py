@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.errors import BotError, FoundryUnavailable
 from bot.foundry.connect import open_foundry
 from bot.manifest import BOT_SCOPES
-from bot.slack.client import TOKEN_REFUSALS, UNREACHABLE, build_web_client, open_socket_mode_url
+from bot.slack.client import REINSTALL_ADVICE, TOKEN_REFUSALS, UNREACHABLE, build_web_client, open_socket_mode_url
 from storage import CleanupState, open_store
 from storage.url import parse_database_url
 
@@ -61,8 +61,7 @@ async def check_slack(settings: Settings) -> list[Finding]:
             Finding(
                 False,
                 "slack",
-                f"auth.test refused the bot token ({error}); reinstall the app "
-                "and copy the Bot User OAuth Token into SLACK_BOT_TOKEN",
+                f"auth.test refused the bot token ({error}); {REINSTALL_ADVICE}",
             )
         ]
     except UNREACHABLE as exc:
@@ -123,6 +122,8 @@ async def check_foundry(settings: Settings) -> list[Finding]:
         async with open_foundry(settings) as foundry:
             versions = await foundry.list_agent_versions(settings.agent_name)
     except FoundryUnavailable as exc:
+        if exc.status is not None:  # it answered, with 5xx: Foundry's side, not the way to it
+            return [Finding(False, "foundry", f"{exc.user_message} ({exc})")]
         return [
             Finding(
                 False,

@@ -28,7 +28,7 @@ from bot.foundry.connect import open_foundry
 from bot.lifecycle import Lifecycle
 from bot.maintenance import sweep, teardown
 from bot.metrics import render_metrics
-from bot.server import check_app_token, check_bot_token, serve
+from bot.server import preflight, serve
 from bot.slack.client import build_web_client
 from storage import open_store
 
@@ -137,6 +137,10 @@ async def run_bot(settings: Settings) -> int:
         await running
     except asyncio.CancelledError:
         print("stopped while starting up", file=sys.stderr)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     except BotError as exc:
         print(f"error: {exc.user_message}\n  detail: {exc}", file=sys.stderr)
         return 1
@@ -144,8 +148,7 @@ async def run_bot(settings: Settings) -> int:
 
 
 async def _serve_until(stop: asyncio.Event, started: asyncio.Event, settings: Settings) -> None:
-    await check_app_token(settings)  # a refused token stops start-up before anything is changed
-    await check_bot_token(settings)
+    await preflight(settings)  # a taken port or a refused token stops start-up before anything is changed
     async with open_services(settings) as services:
         bolt = create_app(settings, services)
         async with serve(settings, bolt, metrics=partial(render_metrics, services.store)) as url:
@@ -200,15 +203,14 @@ async def maintain(settings: Settings, command: str, *, dry_run: bool) -> int:
 
 
 async def _emulate_foundry(host: str, port: int) -> int:
-    try:
-        return await _serve_foundry_emulator(host, port)
-    except OSError as exc:  # the port is in use, or the address isn't this machine's
-        print(f"error: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port", file=sys.stderr)
-        return 1
-
-
-async def _serve_foundry_emulator(host: str, port: int) -> int:
-    async with FoundryEmulator(EmulatorConfig(), host=host, port=port) as emulator:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            emulator = await stack.enter_async_context(FoundryEmulator(EmulatorConfig(), host=host, port=port))
+        except OSError as exc:  # the port is in use, or the address isn't this machine's
+            print(
+                f"error: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port", file=sys.stderr
+            )
+            return 1
         print("# Foundry emulator running. Point a bot at it: run these in the bot's shell. The two", flush=True)
         print("# IDENTITY_ variables must be in the environment itself: a .env file doesn't reach the credential.")
         print(f"export AZURE_AI_PROJECT_ENDPOINT={emulator.endpoint}")

@@ -108,7 +108,9 @@ class Settings(BaseSettings):
     show_code: Literal["button", "always"] = Field(
         default="button", description="button (Show code on each answer) or always (post the code every time)"
     )
-    archive_reaction: str = Field(default="white_check_mark", min_length=1, description="an emoji name without colons")
+    archive_reaction: str = Field(
+        default="white_check_mark", min_length=1, description="an emoji name, with or without colons"
+    )
 
     # Governance: who may use the bot, how much, and what it costs
     allowed_teams: CommaList = Field(
@@ -151,10 +153,8 @@ class Settings(BaseSettings):
     @field_validator("slack_bot_token", mode="before")
     @classmethod
     def _bot_token_trimmed(cls, value: Any) -> Any:
-        """Spaces or a line break pasted around the token, as for the other secrets."""
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return value.strip() if isinstance(value, str) else value
+        """Spaces or a line break pasted around the token, as for the other secrets (blank stays malformed)."""
+        return _stripped(value)
 
     @field_validator("archive_reaction", mode="before")
     @classmethod
@@ -181,11 +181,8 @@ class Settings(BaseSettings):
     def _secret_trimmed(cls, value: Any) -> Any:
         """Spaces or a line break pasted around a secret would fail every check of it; blank is unset
         (``SLACK_APP_TOKEN=`` in a ``.env`` template means HTTP mode)."""
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if isinstance(value, str):
-            return value.strip() or None
-        return value
+        value = _stripped(value)
+        return (value or None) if isinstance(value, str) else value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -295,6 +292,13 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         """``MAX_FILE_MB`` in bytes."""
         return self.max_file_mb * 1024 * 1024
+
+
+def _stripped(value: Any) -> Any:
+    """A secret's text without the spaces or line break pasted around it; anything else as it came."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value.strip() if isinstance(value, str) else value
 
 
 def _require_safe_url(value: str) -> None:

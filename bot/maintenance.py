@@ -92,10 +92,10 @@ async def teardown(
             await lifecycle.archive(session, ArchiveReason.TEARDOWN)
         left = await lifecycle.drain()
     spares = [spare.conversation_id for spare in await store.list_spare_conversations()]
-    if not dry_run:
+    if not dry_run:  # a spare a running bot took meanwhile is its thread's now, and not reported
+        spares = [spare for spare in spares if await store.drop_spare_conversation(spare)]
         for spare in spares:
-            if await store.drop_spare_conversation(spare):
-                await foundry.delete_conversation(spare)
+            await foundry.delete_conversation(spare)
     report = await sweep(store, foundry, settings, dry_run=dry_run)
     report.conversations[:0] = spares
     report.spares, report.spares_deleted = spares, True

@@ -5,7 +5,8 @@ In Socket Mode, start-up first asks Slack for a connection once, for at most ten
 bot with a message naming ``SLACK_APP_TOKEN``. The connection itself is made in the background by
 :func:`serve` (slack_sdk retries it every ten seconds while Slack can't be reached, one warning
 line each time), so a stop signal is heard meanwhile, and ``/healthz`` answers 503 until it is up.
-In HTTP mode, start-up asks ``auth.test`` about the bot token instead (:func:`check_bot_token`).
+Start-up then asks ``auth.test`` about the bot token, in both modes (:func:`check_bot_token`),
+and first makes sure ``HOST:PORT`` is free (:func:`preflight` does all three).
 
 Both serve ``GET /healthz`` and ``GET /metrics`` on ``HOST:PORT``. HTTP mode also serves ``POST /slack/events`` for
 events, slash commands and buttons. Each request's signature and timestamp are checked before anything else
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
@@ -37,7 +39,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.config import Settings
 from bot.errors import BotError, ConfigError
-from bot.slack.client import TOKEN_REFUSALS, UNREACHABLE, build_web_client, open_socket_mode_url
+from bot.slack.client import REINSTALL_ADVICE, TOKEN_REFUSALS, UNREACHABLE, build_web_client, open_socket_mode_url
 from bot.slack.ingress import ignorable, ignorable_body
 
 logger = logging.getLogger(__name__)
@@ -72,10 +74,7 @@ def signed_by_slack(verifier: SignatureVerifier, body: str, timestamp: str | Non
 class BotTokenRefused(BotError):
     """Slack refused the bot token: nothing the bot would post could go out."""
 
-    user_message = (
-        "Slack refused SLACK_BOT_TOKEN. Under OAuth & Permissions, copy the Bot User OAuth Token "
-        "(xoxb-…) into SLACK_BOT_TOKEN, reinstalling the app if it was removed."
-    )
+    user_message = f"Slack refused SLACK_BOT_TOKEN: {REINSTALL_ADVICE}."
 
 
 class SocketModeRefused(BotError):
@@ -139,7 +138,7 @@ async def serve(
 ) -> AsyncIterator[str]:
     """Start the transport for the settings; yields the HTTP base URL actually bound.
 
-    In Socket Mode, call :func:`check_app_token` first: a refused token would be retried here forever.
+    Call :func:`preflight` first: in Socket Mode a refused token would be retried here forever.
     """
     mode = "socket" if settings.socket_mode else "http"
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -158,13 +157,8 @@ async def serve(
         site = web.TCPSite(runner, settings.host, settings.port)
         try:
             await site.start()
-        except OSError as exc:  # in use, or an address this machine doesn't have
-            raise ConfigError(
-                [
-                    f"cannot listen on HOST={settings.host} PORT={settings.port} ({exc.strerror or exc}); "
-                    "set PORT to a free port, or HOST to an address of this machine"
-                ]
-            ) from exc
+        except OSError as exc:  # taken since start-up's check_port, or PORT=0 had no free port
+            raise cannot_listen(settings, exc) from exc
         url = _bound_url(runner, settings)
         if socket_handler is not None:
             connecting = asyncio.create_task(_connect(socket_handler, url), name="socket-mode-connect")
@@ -186,16 +180,49 @@ async def serve(
 PREFLIGHT_S = 10.0
 
 
-async def check_app_token(settings: Settings) -> None:
+async def preflight(settings: Settings) -> None:
+    """What start-up checks before it changes anything (the agent) or serves: the port is free,
+    and Slack takes the tokens (the app-level token in Socket Mode, then the bot token)."""
+    check_port(settings)
+    if await check_app_token(settings):
+        await check_bot_token(settings)
+
+
+def check_port(settings: Settings) -> None:
+    """``HOST:PORT`` can be listened on (another program may hold it); :func:`serve` binds it for real."""
+    if settings.port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            probe.bind(address)
+    except OSError as exc:
+        raise cannot_listen(settings, exc) from exc
+
+
+def cannot_listen(settings: Settings, exc: OSError) -> ConfigError:
+    """The error for a ``HOST:PORT`` that can't be listened on, naming both settings."""
+    return ConfigError(
+        [
+            f"cannot listen on HOST={settings.host} PORT={settings.port} ({exc.strerror or exc}): "
+            "set PORT to a free port, or HOST to an address of this machine"
+        ]
+    )
+
+
+async def check_app_token(settings: Settings) -> bool:
     """In Socket Mode, ask Slack once whether the app-level token may open a connection (the URL
-    is left unused); start-up does this before it changes anything (the agent) or serves.
+    is left unused); False when Slack could not be reached (HTTP mode: True, nothing to ask).
 
     A refused token stops start-up: slack_sdk would retry it forever. Anything else (Slack out of
     reach, silent, or failing) is left to the background connection :func:`serve` makes, which
     retries, and to ``/healthz``, which says so meanwhile.
     """
     if settings.slack_app_token is None:
-        return
+        return True
     try:
         async with asyncio.timeout(PREFLIGHT_S):
             await open_socket_mode_url(settings.slack_app_token.get_secret_value(), settings.slack_api_url)
@@ -210,17 +237,17 @@ async def check_app_token(settings: Settings) -> None:
             type(exc).__name__,
             exc,
         )
+        return False
+    return True
 
 
 async def check_bot_token(settings: Settings) -> None:
-    """In HTTP mode, ask Slack once (``auth.test``, at most ten seconds) whether the bot token works.
+    """Ask Slack once (``auth.test``, at most ten seconds) whether the bot token works.
 
-    Socket Mode finds out through its own connection; in HTTP mode nothing else would tell before
-    the first event. A refused token stops start-up; Slack out of reach or failing is a warning,
-    and the bot starts (events may still arrive, and Slack may be back by then).
+    Nothing else would tell before the first event, which would then go unanswered. A refused
+    token stops start-up; Slack out of reach or failing is a warning, and the bot starts (events
+    may still arrive, and Slack may be back by then).
     """
-    if settings.socket_mode:
-        return
     client = build_web_client(settings)
     try:
         async with asyncio.timeout(PREFLIGHT_S):

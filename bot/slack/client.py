@@ -35,10 +35,13 @@ def build_web_client(settings: Settings, session: aiohttp.ClientSession | None =
     )
 
 
+#: What to do about a bot token Slack refuses (``check`` and start-up say the same).
+REINSTALL_ADVICE = "reinstall the app and copy the Bot User OAuth Token (xoxb-…) into SLACK_BOT_TOKEN"
+
 #: What a Web API call raises when Slack can't be reached at all (no answer, not a refusal).
 UNREACHABLE: tuple[type[BaseException], ...] = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
-#: apps.connections.open errors that mean the app-level token itself is wrong: no retry can help.
+#: Errors (of ``apps.connections.open`` or ``auth.test``) that mean the token itself is wrong: no retry can help.
 TOKEN_REFUSALS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "not_allowed_token_type"}
 )

@@ -26,7 +26,7 @@ from bot.emulators.slack import RetryPolicy as SlackRetry
 from bot.emulators.slack import SlackEmulator
 from bot.foundry.retry import RetryPolicy
 from bot.metrics import render_metrics
-from bot.server import check_app_token, serve
+from bot.server import preflight, serve
 from storage import Clock, utc_now
 
 #: Fast back-off for tests; Retry-After from the emulator still rules.
@@ -77,7 +77,7 @@ async def running_bot(
     if socket_mode:
         overrides["slack_app_token"] = slack.app_token
     settings = bot_settings(slack, foundry, db, **overrides)
-    await check_app_token(settings)
+    await preflight(settings)
     async with open_services(settings, foundry_policy=FAST, clock=clock, cleanup=FAST_CLEANUP) as services:
         bolt = create_app(settings, services)
         async with serve(settings, bolt, metrics=partial(render_metrics, services.store)) as url:

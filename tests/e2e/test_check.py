@@ -78,6 +78,20 @@ async def test_check_reports_foundry_out_of_reach_naming_the_setting(
     assert "AZURE_AI_PROJECT_ENDPOINT" in failed[0].text
 
 
+async def test_check_tells_foundry_failing_on_its_side_from_foundry_out_of_reach(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+) -> None:
+    """Foundry answering 503 is reported as Foundry's trouble, not as a network to check."""
+    slack, foundry = pair
+    slack.scopes.update(BOT_SCOPES)
+    foundry.faults.add(Fault(route="agents.list_versions", kind="status", status=503, count=100))
+    failed = [f for f in await run_checks(bot_settings(slack, foundry, tmp_path / "bot.db")) if not f.ok]
+    assert [f.area for f in failed] == ["foundry"]
+    assert "HTTP 503" in failed[0].text
+    assert "no answer" not in failed[0].text
+    assert "AZURE_AI_PROJECT_ENDPOINT" not in failed[0].text
+
+
 @pytest.mark.parametrize("good", [True, False])
 async def test_check_in_socket_mode_tries_the_app_token(
     pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, good: bool

@@ -86,17 +86,21 @@ async def test_a_refused_app_token_stops_start_up_naming_the_variable(
     assert "Unclosed" not in stderr.decode()  # nothing was left open on the way out
 
 
-async def test_a_refused_bot_token_stops_start_up_in_http_mode_naming_the_variable(
-    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
+@pytest.mark.parametrize("socket_mode", [False, True], ids=["http mode", "socket mode"])
+async def test_a_refused_bot_token_stops_start_up_naming_the_variable(
+    pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path, socket_mode: bool
 ) -> None:
-    """HTTP mode asks Slack about SLACK_BOT_TOKEN at start-up: a refusal ends it before Foundry is touched."""
+    """Start-up asks Slack about SLACK_BOT_TOKEN (Socket Mode's connection uses the other token):
+    a refusal ends it before Foundry is touched, instead of every event going unanswered."""
     slack, foundry = pair
-    env = bot_environment(slack, foundry, tmp_path, SLACK_BOT_TOKEN="xoxb-0-0-wrong")
+    app_token = {"SLACK_APP_TOKEN": slack.app_token} if socket_mode else {}
+    env = bot_environment(slack, foundry, tmp_path, SLACK_BOT_TOKEN="xoxb-0-0-wrong", **app_token)
     async with bot_process(env, tmp_path) as process:
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1
     assert "Slack refused SLACK_BOT_TOKEN" in stderr.decode()
     assert "xoxb-0-0-wrong" not in stderr.decode()
+    assert "Unclosed" not in stderr.decode()
     assert foundry.state.agents == {}
 
 
@@ -112,6 +116,7 @@ async def test_slack_out_of_reach_in_http_mode_is_a_warning_and_the_bot_starts(
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0
+    assert "Unclosed" not in stderr.decode()
     [warning] = [line for line in stderr.decode().splitlines() if "can't be reached" in line]
     assert "WARNING" in warning
     assert nowhere in warning
@@ -121,7 +126,7 @@ async def test_slack_out_of_reach_in_http_mode_is_a_warning_and_the_bot_starts(
 async def test_a_port_in_use_stops_start_up_in_one_line_naming_the_setting(
     pair: tuple[SlackEmulator, FoundryEmulator], tmp_path: Path
 ) -> None:
-    """Another program listening on PORT: the bot says so and exits, without a traceback."""
+    """Another program listening on PORT: the bot says so and exits, without a traceback, before Foundry is touched."""
     slack, foundry = pair
     taken = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
     port = taken.sockets[0].getsockname()[1]
@@ -132,9 +137,10 @@ async def test_a_port_in_use_stops_start_up_in_one_line_naming_the_setting(
     finally:
         taken.close()
         await taken.wait_closed()
-    assert process.returncode == 1
-    assert f"cannot listen on HOST=127.0.0.1 PORT={port}" in stderr.decode()
+    assert process.returncode == 2  # as for any other setting
+    assert stderr.decode().startswith(f"error: cannot listen on HOST=127.0.0.1 PORT={port} (")
     assert "Traceback" not in stderr.decode()
+    assert foundry.state.agents == {}
 
 
 async def test_slack_failing_to_open_a_connection_does_not_stop_start_up(
