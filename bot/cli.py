@@ -86,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _with_settings(lambda settings: asyncio.run(check(settings)))
         if args.command in ("sweep", "teardown"):
             dry_run = args.dry_run if args.command == "sweep" else not args.yes
-            return _with_settings(lambda settings: asyncio.run(maintain(settings, args.command, dry_run=dry_run)))
+            return _with_settings(
+                lambda settings: asyncio.run(maintain(settings, args.command, dry_run=dry_run)), serving=False
+            )
     return 0
 
 
@@ -95,9 +97,9 @@ def missing_sandbox_packages() -> list[str]:
     return [name for name in SANDBOX_PACKAGES if importlib.util.find_spec(name) is None]
 
 
-def _with_settings(command: Callable[[Settings], int]) -> int:
+def _with_settings(command: Callable[[Settings], int], *, serving: bool = True) -> int:
     try:
-        settings = load_settings()
+        settings = load_settings(serving=serving)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

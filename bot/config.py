@@ -8,6 +8,7 @@ expects (see :func:`load_settings`).
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -26,6 +27,9 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 CommaList = Annotated[list[str], NoDecode]
 _MISSING_IN_HTTP_MODE = "missing_in_http_mode"
+#: False while settings are read for a command that serves nothing (``sweep``, ``teardown``),
+#: which has no use for the signing secret that HTTP mode otherwise requires.
+_SERVING: ContextVar[bool] = ContextVar("serving", default=True)
 _NOT_POSITIVE = "must be longer than zero: every session would end at once"
 #: Ten years: "never" for a thread, and far from the calendar's end (idle cut-offs are dates).
 MAX_THREAD_IDLE_TTL = timedelta(days=3650)
@@ -274,6 +278,8 @@ class Settings(BaseSettings):
     @classmethod
     def _http_mode_needs_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         # Fields are checked in order: the app token's outcome is known here (absent if it was malformed).
+        if not _SERVING.get():
+            return value
         if value is None and "slack_app_token" in info.data and info.data["slack_app_token"] is None:
             raise PydanticCustomError(_MISSING_IN_HTTP_MODE, "required in HTTP mode")
         return value
@@ -311,12 +317,18 @@ def _require_safe_url(value: str) -> None:
     raise ValueError("must be an https:// URL (http:// only for localhost)")
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read the settings, turning every problem into one line that names its variable."""
+def load_settings(*, serving: bool = True, **overrides: Any) -> Settings:
+    """Read the settings, turning every problem into one line that names its variable.
+
+    ``serving=False`` for commands that receive nothing from Slack: the signing secret is not required.
+    """
+    token = _SERVING.set(serving)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
+    finally:
+        _SERVING.reset(token)
 
 
 def _describe(error: Any) -> str:

@@ -23,6 +23,10 @@ def _set(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
         monkeypatch.setenv(name, value)
 
 
+def _expected(field: str) -> str:
+    return str(Settings.model_fields[field].description)
+
+
 def _problems(**overrides: object) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_settings(**overrides)
@@ -94,6 +98,13 @@ def test_signing_secret_loses_the_spaces_pasted_around_it(monkeypatch: pytest.Mo
     secret = load_settings().slack_signing_secret
     assert secret is not None
     assert secret.get_secret_value() == "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def test_a_command_that_serves_nothing_does_without_the_signing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sweep` and `teardown` receive nothing from Slack; `run` and `check` still ask for the secret."""
+    _set(monkeypatch, {k: v for k, v in REQUIRED.items() if k != "SLACK_SIGNING_SECRET"})
+    assert load_settings(serving=False).slack_signing_secret is None
+    assert _problems() == ["SLACK_SIGNING_SECRET is missing: expected " + _expected("slack_signing_secret") + "."]
 
 
 def test_bot_token_loses_the_spaces_pasted_around_it(monkeypatch: pytest.MonkeyPatch) -> None:
