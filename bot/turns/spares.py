@@ -48,16 +48,22 @@ class SpareConversations:
         self._tasks: set[asyncio.Task[None]] = set()
         self._filling: asyncio.Task[None] | None = None
         self._closing = False
+        #: False once a take found no spare, until this process makes or sees one: a burst of new
+        #: threads then skips a write that would find nothing, on each first question's path.
+        self._maybe_one = True
 
     async def take(self, session: Session, *, agent_version: str | None) -> str | None:
         """Give ``session`` a spare and return its conversation; None when there is none to give."""
-        if not self._keep:
+        if not self._keep or not self._maybe_one:
             return None
         made_after = self._clock() - SPARE_MAX_AGE
         taken = await self._store.take_spare_conversation(
             session.id, made_after=made_after, agent_version=agent_version
         )
-        return None if taken is None else taken.conversation_id
+        if taken is None:
+            self._maybe_one = False
+            return None
+        return taken.conversation_id
 
     def tag(self, conversation_id: str, metadata: Mapping[str, str]) -> asyncio.Task[None] | None:
         """Start giving a taken spare its thread's tags; the task logs a failure and never raises.
@@ -105,10 +111,10 @@ class SpareConversations:
     async def _fill(self) -> None:
         try:
             fresh = await self._drop_stale()
-            if fresh >= self._keep:
-                return
-            made = await self._foundry.create_conversation({DEPLOYMENT_KEY: self._deployment})
-            await self._store.add_spare_conversation(made.id)
+            if fresh < self._keep:
+                made = await self._foundry.create_conversation({DEPLOYMENT_KEY: self._deployment})
+                await self._store.add_spare_conversation(made.id)
+            self._maybe_one = True
         except BotError as exc:
             logger.warning("could not make a spare conversation (new threads open their own): %s", exc)
 

@@ -108,7 +108,9 @@ async def test_a_spare_that_cannot_be_made_or_tagged_costs_the_thread_nothing(
     third_conversation = asked_in(foundry)[2]
     assert third_conversation != spare
     assert thread_conversations(foundry)[third_conversation]["slack_thread_ts"] == third
-    assert len(await spare_ids(stack)) == 1  # and the spare after it was made again
+    [made_again] = await spare_ids(stack)  # after the third thread's question
+    await ask(stack, alice, general, "print(4)")
+    assert asked_in(foundry)[3] == made_again
 
 
 async def test_a_spare_older_than_a_day_is_deleted_not_handed_out(pair: Pair, tmp_path: Path) -> None:
