@@ -2,8 +2,9 @@
 
 The sweep catches what the clean-up jobs could not: conversations tagged with this deployment
 that neither a thread's active session nor the spare list owns (created behind the bot's back,
-or left by a job that gave up), and uploaded files recorded for sessions that ended. Teardown ends every session, runs
-every clean-up, sweeps, and deletes the deployment's agent versions: nothing of it is left.
+or left by a job that gave up), and uploaded files recorded for sessions that ended. Teardown
+ends every session, runs every clean-up, deletes the spares, sweeps, and deletes the
+deployment's agent versions: nothing of it is left.
 """
 
 from __future__ import annotations

@@ -355,13 +355,7 @@ class TurnRunner:
         Asked by tagging it with its thread, which was due anyway; True only when that finds nothing.
         """
         opened.spare = False  # tagged here, or not at all
-        try:
-            await self._d.foundry.update_conversation(opened.conversation_id, opened.tags)
-        except FoundryNotFound:
-            return True
-        except FoundryError as exc:
-            logger.warning("could not tag conversation %s with its thread: %s", opened.conversation_id, exc)
-        return False
+        return not await self._d.spares.apply_tags(opened.conversation_id, opened.tags)
 
     async def _stream(
         self,

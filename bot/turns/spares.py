@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.agent import DEPLOYMENT_KEY
-from bot.errors import BotError
+from bot.errors import BotError, FoundryNotFound
 from bot.foundry.client import Foundry
 from storage.clock import Clock
 from storage.protocol import SpareStore
@@ -72,7 +72,20 @@ class SpareConversations:
         """
         if self._closing:
             return None
-        return self._spawn(self._tag(conversation_id, dict(metadata)), f"tag-{conversation_id}")
+        return self._spawn(self._tag_quietly(conversation_id, dict(metadata)), f"tag-{conversation_id}")
+
+    async def apply_tags(self, conversation_id: str, metadata: Mapping[str, str]) -> bool:
+        """Give a taken spare its thread's tags now; False only when Foundry has no such conversation.
+
+        Any other failure is logged: the thread owns the conversation in the store either way.
+        """
+        try:
+            await self._foundry.update_conversation(conversation_id, metadata)
+        except FoundryNotFound:
+            return False
+        except BotError as exc:
+            logger.warning("could not tag conversation %s with its thread: %s", conversation_id, exc)
+        return True
 
     def refill(self) -> None:
         """Start making a spare in the background, unless one is being made or the bot is stopping."""
@@ -102,11 +115,9 @@ class SpareConversations:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _tag(self, conversation_id: str, metadata: dict[str, str]) -> None:
-        try:
-            await self._foundry.update_conversation(conversation_id, metadata)
-        except BotError as exc:  # the thread owns it in the store either way; the tags help people and sweeps
-            logger.warning("could not tag conversation %s with its thread: %s", conversation_id, exc)
+    async def _tag_quietly(self, conversation_id: str, metadata: dict[str, str]) -> None:
+        if not await self.apply_tags(conversation_id, metadata):
+            logger.warning("could not tag conversation %s with its thread: Foundry no longer has it", conversation_id)
 
     async def _fill(self) -> None:
         try:

@@ -38,13 +38,19 @@ async def spare_ids(stack: Stack) -> list[str]:
     return [spare.conversation_id for spare in await stack.services.store.list_spare_conversations()]
 
 
+async def after_a_first_thread(stack: Stack) -> tuple[User, Channel, str]:
+    """Alice's first thread in #general is answered, which leaves one spare; returns her, the channel, the spare."""
+    alice = stack.slack.add_user("alice")
+    general = stack.slack.add_channel("general", members=[alice])
+    await ask(stack, alice, general, "print(1)")
+    [spare] = await spare_ids(stack)
+    return alice, general, spare
+
+
 async def test_a_new_thread_asks_in_the_spare_made_after_the_last_one(stack: Stack) -> None:
     """No conversation is opened on the second thread's path; the spare gets its thread's tags; a new spare follows."""
     slack, foundry = stack.slack, stack.foundry
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    await ask(stack, alice, general, "print(1)")
-    [spare] = await spare_ids(stack)
+    alice, general, spare = await after_a_first_thread(stack)
     assert foundry.state.conversations[spare].metadata == {"deployment": stack.settings.deployment}
     made_before = creates(foundry)
 
@@ -86,10 +92,7 @@ async def test_a_spare_that_cannot_be_made_or_tagged_costs_the_thread_nothing(
 ) -> None:
     """Foundry refuses the tags and the next spare: the thread is answered, the next one opens its own."""
     slack, foundry = stack.slack, stack.foundry
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    await ask(stack, alice, general, "print(1)")
-    [spare] = await spare_ids(stack)
+    alice, general, spare = await after_a_first_thread(stack)
     foundry.faults.add(Fault(route="conversations.update", kind="status", status=400, count=1))
     foundry.faults.add(Fault(route="conversations.create", kind="status", status=400, count=1))
 
@@ -136,10 +139,7 @@ async def test_a_spare_older_than_a_day_is_deleted_not_handed_out(pair: Pair, tm
 async def test_a_spare_deleted_behind_the_bots_back_is_replaced_and_the_question_answered(stack: Stack) -> None:
     """Foundry no longer has the spare: the thread opens its own conversation and asks there."""
     slack, foundry = stack.slack, stack.foundry
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    await ask(stack, alice, general, "print(1)")
-    [spare] = await spare_ids(stack)
+    alice, general, spare = await after_a_first_thread(stack)
     assert await stack.services.foundry.delete_conversation(spare)
 
     second = await ask(stack, alice, general, "print(2)")
@@ -156,10 +156,7 @@ async def test_a_spare_deleted_behind_the_bots_back_is_replaced_and_the_question
 async def test_a_spare_whose_first_question_fails_still_gets_its_thread_tags(stack: Stack) -> None:
     """Foundry refuses the question before its stream opens: the thread's conversation is tagged anyway."""
     slack, foundry = stack.slack, stack.foundry
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    await ask(stack, alice, general, "print(1)")
-    [spare] = await spare_ids(stack)
+    alice, general, spare = await after_a_first_thread(stack)
     foundry.faults.add(Fault(route="responses.create", kind="status", status=400, count=1))
 
     root = await slack.post_message(alice, general, f"<@{slack.bot.id}> {python('print(2)')}")
@@ -176,10 +173,7 @@ async def test_a_spare_that_is_gone_and_cannot_be_replaced_leaves_the_thread_abl
 ) -> None:
     """Foundry lost the spare and refuses a new conversation: that question fails, the next one is answered."""
     slack, foundry = stack.slack, stack.foundry
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    await ask(stack, alice, general, "print(1)")
-    [spare] = await spare_ids(stack)
+    alice, general, spare = await after_a_first_thread(stack)
     assert await stack.services.foundry.delete_conversation(spare)
     foundry.faults.add(Fault(route="conversations.create", kind="status", status=400, count=1))
 
@@ -198,10 +192,7 @@ async def test_a_spare_that_is_gone_and_cannot_be_replaced_leaves_the_thread_abl
 async def test_a_refusal_not_about_the_spare_replaces_nothing(stack: Stack) -> None:
     """The agent version is gone, not the spare: the question fails, the spare stays the thread's, none is left over."""
     slack, foundry = stack.slack, stack.foundry
-    alice = slack.add_user("alice")
-    general = slack.add_channel("general", members=[alice])
-    await ask(stack, alice, general, "print(1)")
-    [spare] = await spare_ids(stack)
+    alice, general, spare = await after_a_first_thread(stack)
     agent = stack.services.agent
     assert await stack.services.foundry.delete_agent_version(agent.name, agent.version)
 
